@@ -1,0 +1,47 @@
+"""imgprivacy: adversarial perturbation as a privacy defence for photos.
+
+Implements and attacks the two schemes of "On the (Im)Practicality of
+Adversarial Perturbation for Image Privacy" (PoPETS 2021): k-Randomized
+Transparent Image Overlays (:mod:`imgprivacy.krtio`) and, in later modules,
+Universal Ensemble Perturbation.
+
+Importing this package is cheap: it never imports torch, and the widget
+and command-line modules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import data, krtio, metrics
+from ._prf import FORMAT_VERSION, generate_key, key_check_value, read_key, write_key
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FORMAT_VERSION",
+    "__version__",
+    "cli",
+    "data",
+    "generate_key",
+    "key_check_value",
+    "krtio",
+    "metrics",
+    "read_key",
+    "widgets",
+    "write_key",
+]
+
+_LAZY = {"widgets", "cli"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'imgprivacy' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)

@@ -1,0 +1,222 @@
+"""The command line end to end on real bundled photos, including every refusal."""
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import imgprivacy as ip
+from imgprivacy.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
+
+
+def listing(folder):
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+def levels(path):
+    return ip.data.to_uint(ip.data.read_image(path).image, depth=8).astype(int)
+
+
+@pytest.fixture
+def work(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("coffee.jpg", "rocket.png"):
+        shutil.copy(EXAMPLES / name, photos / name)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "rec").mkdir()
+    assert main(["keygen", str(tmp_path / "my.key")]) == 0
+    return tmp_path
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+def test_keygen_mode_and_refusal(tmp_path, capsys):
+    path = tmp_path / "k.key"
+    assert run("keygen", path) == 0
+    out = capsys.readouterr().out
+    key_hex = path.read_text().strip()
+    assert key_hex not in out  # the key is never printed
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert run("keygen", path) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert path.read_text().strip() == key_hex
+    assert run("keygen", path, "--force") == 0
+    assert path.read_text().strip() != key_hex
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_protect_then_recover_real_photos(work, depth, capsys):
+    assert run("protect", "--key", work / "my.key", "--depth", depth, work / "photos", "-o", work / "out") == 0
+    assert listing(work / "out") == ["coffee.png", "rocket.png"]
+    for name in ("coffee", "rocket"):
+        protected = ip.data.read_image(work / "out" / f"{name}.png")
+        assert protected.depth == depth
+        original = ip.data.read_image(next((work / "photos").glob(name + ".*"))).image
+        assert ip.metrics.ssim(original, protected.image) < 0.6  # the photo is hidden
+    assert run("recover", "--key", work / "my.key", work / "out", "-o", work / "rec") == 0
+    for name in ("coffee", "rocket"):
+        original = levels(next((work / "photos").glob(name + ".*")))
+        recovered = ip.data.read_image(work / "rec" / f"{name}.png")
+        assert recovered.depth == 8 and recovered.text.get("imgprivacy") is None
+        diff = np.abs(levels(work / "rec" / f"{name}.png") - original)
+        assert diff.max() <= (0 if depth == 16 else 1)
+
+
+def test_metadata_is_complete_and_holds_no_key(work, capsys):
+    run("protect", "--key", work / "my.key", "--alpha", "0.5", "-k", "4", "--block", "16x8", work / "photos" / "rocket.png", "-o", work / "out")
+    text = dict(ip.data.read_image(work / "out" / "rocket.png").text)
+    meta = __import__("json").loads(text["imgprivacy"])
+    assert meta == {
+        "format": 1,
+        "scheme": "k-rtio",
+        "image_id": "rocket.png",
+        "alpha": 0.5,
+        "k": 4,
+        "block": [16, 8],
+        "overlay_set": ip.data.overlay_set().fingerprint,
+        "overlay_count": 30,
+        "depth": 8,
+        "source_depth": 8,
+        "key_check": ip.key_check_value(ip.read_key(work / "my.key")),
+    }
+    assert (work / "my.key").read_text().strip() not in (work / "out" / "rocket.png").read_bytes().hex()
+    capsys.readouterr()
+    assert run("info", work / "out" / "rocket.png") == 0
+    assert "alpha 0.5, k 4, block 16x8" in capsys.readouterr().out
+
+
+def test_exif_and_gps_are_not_copied(work):
+    src = Image.open(EXAMPLES / "coffee.jpg")
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {2: (51.0, 30.0, 0.0), 1: "N"}  # GPS IFD
+    src.save(work / "photos" / "gps.jpg", exif=exif.tobytes())
+    assert b"SecretCam" in (work / "photos" / "gps.jpg").read_bytes()
+    assert run("protect", "--key", work / "my.key", work / "photos" / "gps.jpg", "-o", work / "out") == 0
+    raw = (work / "out" / "gps.png").read_bytes()
+    assert b"SecretCam" not in raw and b"eXIf" not in raw and b"Exif" not in raw
+
+
+def test_rgba_and_16_bit_sources(work):
+    rng = np.random.default_rng(3)
+    rgba = np.concatenate([rng.random((33, 45, 3)), np.linspace(0, 1, 33 * 45).reshape(33, 45, 1)], axis=2).astype(np.float32)
+    ip.data.write_png(work / "photos" / "rgba.png", rgba, depth=16)
+    run("protect", "--key", work / "my.key", "--depth", "16", work / "photos" / "rgba.png", "-o", work / "out")
+    protected = ip.data.read_image(work / "out" / "rgba.png").image
+    assert np.array_equal(ip.data.to_uint(protected[..., 3], depth=16), ip.data.to_uint(rgba[..., 3], depth=16))
+    assert run("recover", "--key", work / "my.key", work / "out" / "rgba.png", "-o", work / "rec") == 0
+    back = ip.data.read_image(work / "rec" / "rgba.png")
+    assert back.depth == 16  # written at the depth of the original
+    assert np.abs(back.image - ip.data.to_float(ip.data.to_uint(rgba, depth=16))).max() < 2.5 / 65535 / 0.45
+
+
+def test_custom_overlay_folder(work, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        ip.data.write_png(folder / f"o{i}.png", rng.random((40, 50, 3)).astype(np.float32))
+    target = work / "photos" / "rocket.png"
+    assert run("protect", "--key", work / "my.key", "--overlays", folder, target, "-o", work / "out") == 0
+    # without the folder: refused, nothing written
+    assert run("recover", "--key", work / "my.key", work / "out", "-o", work / "rec") == 2
+    assert listing(work / "rec") == []
+    assert run("recover", "--key", work / "my.key", "--overlays", folder, work / "out", "-o", work / "rec") == 0
+    assert np.abs(levels(work / "rec" / "rocket.png") - levels(target)).max() <= 1
+
+
+def test_stripped_metadata_needs_parameters_by_hand(work, capsys):
+    run("protect", "--key", work / "my.key", "--alpha", "0.5", work / "photos" / "rocket.png", "-o", work / "out")
+    stripped = work / "stripped"
+    stripped.mkdir()
+    ip.data.write_png(stripped / "rocket.png", ip.data.read_image(work / "out" / "rocket.png").image)
+    assert run("recover", "--key", work / "my.key", stripped, "-o", work / "rec") == 2
+    assert "give --id, --alpha, -k, --block by hand" in capsys.readouterr().err
+    assert listing(work / "rec") == []
+    args = ["recover", "--key", work / "my.key", stripped, "-o", work / "rec", "--alpha", "0.5", "-k", "3", "--block", "8"]
+    assert run(*args, "--id", "rocket.png") == 0
+    assert np.abs(levels(work / "rec" / "rocket.png") - levels(work / "photos" / "rocket.png")).max() <= 1
+
+
+def refuse(capsys, args, message, nothing_in):
+    before = {d: listing(d) for d in nothing_in}
+    assert run(*args) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert {d: listing(d) for d in nothing_in} == before
+
+
+def test_refusals_write_nothing(work, capsys, tmp_path):
+    key, photos, out, rec = work / "my.key", work / "photos", work / "out", work / "rec"
+    run("protect", "--key", key, photos, "-o", out)
+    capsys.readouterr()
+    run("keygen", tmp_path / "other.key")
+    capsys.readouterr()
+    refuse(capsys, ["recover", "--key", tmp_path / "other.key", out, "-o", rec], "was protected with another key", [rec])
+    refuse(capsys, ["recover", "--key", key, out, "-o", rec, "--alpha", "0.5"], "was protected with --alpha 0.45, but 0.5 was given", [rec])
+    refuse(capsys, ["recover", "--key", key, out, "-o", rec, "--block", "4"], "--block (8, 8)", [rec])
+    refuse(capsys, ["recover", "--key", key, out, "-o", tmp_path / "missing"], "does not exist; create it first", [rec])
+    refuse(capsys, ["recover", "--key", tmp_path / "nokey", out, "-o", rec], "not found; create one with `imgprivacy keygen", [rec])
+    # existing outputs are not overwritten without --force, and stay byte-identical
+    snapshot = {p.name: p.read_bytes() for p in out.iterdir()}
+    refuse(capsys, ["protect", "--key", key, photos, "-o", out], "already exists; pass --force", [out])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == snapshot
+    # protecting a protected photo, an id shared by two inputs, --id with many inputs
+    refuse(capsys, ["protect", "--key", key, out / "rocket.png", "-o", rec], "is already protected", [rec])
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    Image.open(photos / "rocket.png").save(twin / "rocket.bmp")
+    other_out = tmp_path / "o2"
+    other_out.mkdir()
+    refuse(capsys, ["protect", "--key", key, photos / "rocket.png", twin / "rocket.bmp", "-o", other_out], "would both be written", [other_out])
+    refuse(capsys, ["protect", "--key", key, photos, "--id", "x", "-o", other_out], "--id names one photo", [other_out])
+    refuse(capsys, ["protect", "--key", key, photos, "-k", "31", "-o", other_out], "-k must be at most the number of overlays (30), got 31", [other_out])
+    refuse(capsys, ["protect", "--key", key, photos / "nope.png", "-o", other_out], "does not exist", [other_out])
+    # overwriting with --force works
+    assert run("protect", "--key", key, photos, "-o", out, "--force") == 0
+
+
+def test_shared_id_refused(work, capsys, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    shutil.copy(EXAMPLES / "rocket.png", a / "x.png")
+    Image.open(EXAMPLES / "coffee.jpg").save(b / "x.png")  # the same file name in two folders
+    refuse(capsys, ["protect", "--key", work / "my.key", a / "x.png", b / "x.png", "-o", work / "out"], "share the image id 'x.png'", [work / "out"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--alpha", "1.5"], r"alpha must be in (0, 1], got 1.5"),
+        (["--alpha", "0"], r"alpha must be in (0, 1], got 0.0"),
+        (["-k", "0"], "k must be >= 1, got 0"),
+        (["--block", "0"], "block must be >= 1 pixel on each side"),
+        (["--block", "ax3"], "block must be N or HxW in pixels"),
+        (["--depth", "12"], "invalid choice: 12"),
+    ],
+)
+def test_bad_options_name_the_parameter(work, capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        run("protect", "--key", work / "my.key", work / "photos", "-o", work / "out", *args)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert listing(work / "out") == []
+
+
+def test_installed_entry_point(tmp_path):
+    exe = shutil.which("imgprivacy") or pytest.fail("the imgprivacy command is not installed")
+    done = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
+    assert "keygen" in done.stdout and "protect" in done.stdout and "recover" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "imgprivacy.cli", "keygen", str(tmp_path / "k")], capture_output=True, text=True)
+    assert done.returncode == 0 and "key check value" in done.stdout

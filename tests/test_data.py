@@ -1,0 +1,703 @@
+"""Tests for imgprivacy.data: face sets, converters, overlay sets and image I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import png
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageOps
+from PIL.PngImagePlugin import PngInfo
+
+from imgprivacy import data as D
+from imgprivacy import krtio
+from imgprivacy._resample import resize
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SKLEARN_HOME = SHARED_DATA / "scikit_learn_data"
+ORL_HOME = SHARED_DATA / "orl_faces"
+VECTORS = Path(__file__).resolve().parent / "vectors"
+
+#: Regression vector: fingerprint of overlay_set("default"), format version 1
+#: (also in tests/vectors/overlay_set_v1.json, with its provenance).
+OVERLAY_SET_V1_FINGERPRINT = "b99df6c37eb3c0c3c67190c9ed855ad63ffe7e188960b37657fe6751289994ee"
+
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _face_data_env():
+    """Point the loaders at the shared data, as CI's conftest does."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SCIKIT_LEARN_DATA", str(SKLEARN_HOME))
+        mp.setenv("IMGPRIVACY_ORL", str(ORL_HOME))
+        yield
+
+
+@pytest.fixture(scope="module")
+def olivetti():
+    return D.load_faces("olivetti", download=False)
+
+
+@pytest.fixture(scope="module")
+def orl():
+    return D.load_faces("orl")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+# =========================================================================== faces
+def test_olivetti_real_file(olivetti):
+    assert olivetti.dataset == "olivetti"
+    assert olivetti.images.shape == (400, 64, 64) and olivetti.images.dtype == np.float32
+    assert olivetti.images.min() == 0.0 and olivetti.images.max() == 1.0
+    assert olivetti.labels.dtype == np.int64
+    np.testing.assert_array_equal(olivetti.labels, np.repeat(np.arange(40), 10))
+    assert olivetti.names == tuple(f"s{i}" for i in range(1, 41))
+    assert len(olivetti) == 400 and olivetti.n_subjects == 40
+
+
+def test_olivetti_explicit_data_home_without_env(monkeypatch):
+    monkeypatch.delenv("SCIKIT_LEARN_DATA")
+    faces = D.load_faces("olivetti", data_home=SKLEARN_HOME, download=False)
+    assert faces.images.shape == (400, 64, 64)
+
+
+def test_orl_real_folder(orl):
+    assert orl.dataset == "orl"
+    assert orl.images.shape == (400, 112, 92) and orl.images.dtype == np.float32
+    assert 0.0 <= orl.images.min() and orl.images.max() <= 1.0
+    np.testing.assert_array_equal(orl.labels, np.repeat(np.arange(40), 10))
+    # numeric, not lexicographic, order of subjects (s1, s2, .., s10) and of images (1, 2, .., 10)
+    assert orl.names == tuple(f"s{i}" for i in range(1, 41))
+    for subject, number in [(10, 3), (2, 10), (40, 1)]:
+        with Image.open(ORL_HOME / f"s{subject}" / f"{number}.pgm") as pil:
+            raw = np.asarray(pil)
+        index = (subject - 1) * 10 + (number - 1)
+        np.testing.assert_array_equal(D.to_uint(orl.images[index]), raw)
+
+
+def test_orl_data_home_beats_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMGPRIVACY_ORL", str(tmp_path / "elsewhere"))
+    assert len(D.load_faces("orl", data_home=ORL_HOME)) == 400
+
+
+def test_orl_and_olivetti_correspond(olivetti, orl):
+    assert orl.names == olivetti.names
+    assert np.bincount(orl.labels).tolist() == np.bincount(olivetti.labels).tolist() == [10] * 40
+
+    # Olivetti images are ORL photos cropped around the face and downscaled to 64x64:
+    # a crop of ORL s1/1.pgm (s40/10.pgm) finds Olivetti image 0 (399) among all 400.
+    def norm(a):
+        a = a - a.mean(axis=(-2, -1), keepdims=True)
+        return a / np.linalg.norm(a, axis=(-2, -1), keepdims=True)
+
+    small = norm(np.stack([resize(im, (24, 24)) for im in olivetti.images]))
+    for index, (top, left, side) in [(0, (30, 8, 74)), (399, (42, 4, 62))]:
+        crop = orl.images[index][top : top + side, left : left + side]
+        corr = (small * norm(resize(crop, (24, 24)))).sum(axis=(1, 2))
+        assert int(np.argmax(corr)) == index and corr[index] > 0.95
+        assert olivetti.names[olivetti.labels[index]] == orl.names[orl.labels[index]]
+
+
+def test_face_subset_first_subjects_and_images():
+    images = np.arange(6 * 10 * 2 * 2, dtype=np.float32).reshape(60, 2, 2) / 240
+    faces = D.FaceSet(images, np.repeat(np.arange(6), 10), tuple(f"s{i}" for i in range(1, 7)), "toy")
+    small = faces.subset(3, 2)
+    assert len(small) == 6 and small.n_subjects == 3 and small.names == ("s1", "s2", "s3")
+    assert small.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    np.testing.assert_array_equal(small.images, images[[0, 1, 10, 11, 20, 21]])
+    assert not np.shares_memory(small.images, images)
+    assert len(faces.subset()) == 60 and len(faces.subset(per_subject=1)) == 6
+    assert faces.subset(2).names == ("s1", "s2")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"subjects": 0}, ValueError, r"subjects must be in \[1, 6\], got 0"),
+        ({"subjects": 7}, ValueError, r"subjects must be in \[1, 6\], got 7"),
+        ({"per_subject": 11}, ValueError, r"per_subject must be in \[1, 10\], got 11"),
+        ({"subjects": 2.0}, TypeError, r"subjects must be an integer"),
+    ],
+)
+def test_face_subset_validation(kwargs, error, match):
+    faces = D.FaceSet(np.zeros((60, 2, 2), np.float32), np.repeat(np.arange(6), 10), tuple("abcdef"), "toy")
+    with pytest.raises(error, match=match):
+        faces.subset(**kwargs)
+
+
+def test_faceset_validation():
+    with pytest.raises(ValueError, match=r"labels must have shape \(3,\)"):
+        D.FaceSet(np.zeros((3, 2, 2), np.float32), np.zeros(2, np.int64), ("a",), "toy")
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 0\]"):
+        D.FaceSet(np.zeros((2, 2, 2), np.float32), np.array([0, 1]), ("a",), "toy")
+
+
+def test_missing_olivetti_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"SCIKIT_LEARN_DATA.*olivetti_py3\.pkz.*shared/data/scikit_learn_data"):
+        D.load_faces("olivetti", data_home=tmp_path, download=False)
+
+
+def test_missing_orl_names_where_it_looked(tmp_path, monkeypatch):
+    where = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match=rf"{re.escape(str(where))}.*AT&T/ORL.*unpack.*IMGPRIVACY_ORL"):
+        D.load_faces("orl", data_home=where)
+    monkeypatch.setenv("IMGPRIVACY_ORL", str(where))
+    with pytest.raises(FileNotFoundError, match=r"from the IMGPRIVACY_ORL environment variable"):
+        D.load_faces("orl")
+    monkeypatch.delenv("IMGPRIVACY_ORL")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"imgprivacy_data.orl_faces .*default location"):
+        D.load_faces("orl")
+    with pytest.raises(FileNotFoundError, match=r"holds no sNN subject folders"):
+        D.load_faces("orl", data_home=tmp_path)
+
+
+def test_orl_sorts_numerically_on_a_small_folder(tmp_path):
+    for subject in (10, 2, 1):
+        (tmp_path / f"s{subject}").mkdir()
+        for number in (10, 2, 1):
+            pixels = np.full((3, 2), subject * 10 + number, np.uint8)
+            Image.fromarray(pixels).save(tmp_path / f"s{subject}" / f"{number}.pgm")
+    (tmp_path / "README").write_text("not a subject")
+    faces = D.load_faces("orl", data_home=tmp_path)
+    assert faces.names == ("s1", "s2", "s10")
+    assert D.to_uint(faces.images[:, 0, 0]).tolist() == [11, 12, 20, 21, 22, 30, 101, 102, 110]
+
+
+def test_load_faces_unknown_name():
+    with pytest.raises(ValueError, match=r"name must be one of 'olivetti', 'orl', got 'lfw'"):
+        D.load_faces("lfw")
+
+
+def test_load_faces_download_must_be_bool():
+    with pytest.raises(TypeError, match=r"download must be True or False, got 'no'"):
+        D.load_faces("olivetti", download="no")
+
+
+# =========================================================================== converters
+def test_uint8_roundtrip_exact_for_all_values():
+    values = np.arange(256, dtype=np.uint8)
+    as_float = D.to_float(values)
+    assert as_float.dtype == np.float32 and as_float[0] == 0.0 and as_float[-1] == 1.0
+    np.testing.assert_array_equal(D.to_uint(as_float), values)
+    assert D.to_uint(as_float).dtype == np.uint8
+
+
+def test_uint16_roundtrip_exact_for_all_values():
+    values = np.arange(65536, dtype=np.uint16)
+    as_float = D.to_float(values)
+    assert as_float.dtype == np.float32 and as_float[-1] == 1.0
+    out = D.to_uint(as_float, depth=16)
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, values)
+
+
+def test_to_float_bool_and_float_and_copies():
+    assert D.to_float(np.array([[True, False]])).tolist() == [[1.0, 0.0]]
+    x = np.array([0.25, 1.0], dtype=np.float64)
+    out = D.to_float(x)
+    assert out.dtype == np.float32 and out.tolist() == [0.25, 1.0]
+    y = np.array([0.5], np.float32)
+    out = D.to_float(y)
+    out[0] = 0.0
+    assert y[0] == 0.5  # a new array, input untouched
+
+
+def test_to_uint_rounds_half_to_even():
+    assert D.to_uint(np.array([0.5, 1.5, 2.5]) / 255).tolist() == [0, 2, 2]
+    assert D.to_uint(np.array([0.5, 1.5]) / 65535, depth=16).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint32, np.complex64])
+def test_to_float_refuses_unknown_ranges(dtype):
+    match = rf"dtype uint8, uint16, bool or float in \[0, 1\], got dtype {np.dtype(dtype)}"
+    with pytest.raises(TypeError, match=match):
+        D.to_float(np.zeros(3, dtype=dtype))
+
+
+def test_converter_validation():
+    with pytest.raises(ValueError, match=r"image values must be in \[0, 1\], got range \[0, 2\]"):
+        D.to_float(np.array([0.0, 2.0]))
+    with pytest.raises(ValueError, match=r"image must be finite"):
+        D.to_uint(np.array([np.nan]))
+    with pytest.raises(ValueError, match=r"image values must be in \[0, 1\], got range \[-0.5, 0\]"):
+        D.to_uint(np.array([-0.5, 0.0]))
+    with pytest.raises(ValueError, match=r"depth must be 8 or 16 \(bits per sample\), got 12"):
+        D.to_uint(np.zeros(2), depth=12)
+    with pytest.raises(TypeError, match=r"got dtype uint8; integer images are already quantised"):
+        D.to_uint(np.zeros(2, np.uint8))
+    with pytest.raises(TypeError, match=r"image must be a numpy array, got list"):
+        D.to_float([0, 1])
+
+
+# --------------------------------------------------------------------------- storage_roundtrip
+@pytest.mark.parametrize("shape", [(9, 7), (9, 7, 1), (9, 7, 2), (9, 7, 3), (9, 7, 4)])
+@pytest.mark.parametrize("depth", [8, 16])
+def test_storage_roundtrip_png_is_quantisation(rng, shape, depth):
+    x = rng.random(shape, dtype=np.float32)
+    before = x.copy()
+    out = D.storage_roundtrip(x, depth=depth)
+    assert out.shape == shape and out.dtype == np.float32
+    np.testing.assert_array_equal(out, D.to_float(D.to_uint(x, depth=depth)))
+    np.testing.assert_array_equal(x, before)
+
+
+def test_storage_roundtrip_error_bounds(rng):
+    x = D.overlay_set()[0][100:164, 200:264]  # a natural photo crop (coffee)
+    err16 = np.abs(D.storage_roundtrip(x, depth=16).astype(np.float64) - x).max()
+    err8 = np.abs(D.storage_roundtrip(x, depth=8).astype(np.float64) - x).max()
+    jpeg = D.storage_roundtrip(x, codec="jpeg", quality=90)
+    err_jpeg = np.abs(jpeg.astype(np.float64) - x).max()
+    assert err16 <= 0.5 / 65535
+    assert err8 == 0.0  # the overlay is already 8-bit
+    assert err_jpeg > 2 / 255 and jpeg.shape == x.shape and jpeg.dtype == np.float32
+    noisy = rng.random((32, 32), dtype=np.float32)
+    assert np.abs(D.storage_roundtrip(noisy, depth=8) - noisy).max() <= 0.5 / 255 + 1e-7
+    assert np.abs(D.storage_roundtrip(noisy, codec="jpeg") - noisy).mean() > 0.5 / 255
+    assert D.storage_roundtrip(noisy[..., None], codec="jpeg", quality=95).shape == (32, 32, 1)
+    assert np.abs(D.storage_roundtrip(x, codec="jpeg", quality=10) - x).mean() > np.abs(jpeg - x).mean()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"codec": "webp"}, ValueError, r"codec must be one of 'png', 'jpeg', got 'webp'"),
+        ({"depth": 12}, ValueError, r"depth must be 8 or 16"),
+        ({"codec": "jpeg", "quality": 0}, ValueError, r"quality must be in \[1, 95\], got 0"),
+        ({"codec": "jpeg", "quality": 96}, ValueError, r"quality must be in \[1, 95\], got 96"),
+        ({"codec": "jpeg", "depth": 16}, ValueError, r"depth must be 8 for codec='jpeg'"),
+    ],
+)
+def test_storage_roundtrip_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        D.storage_roundtrip(np.zeros((4, 4, 3), np.float32), **kwargs)
+
+
+def test_storage_roundtrip_jpeg_refuses_alpha():
+    with pytest.raises(ValueError, match=r"JPEG has no alpha channel\), got shape \(4, 4, 4\)"):
+        D.storage_roundtrip(np.zeros((4, 4, 4), np.float32), codec="jpeg")
+
+
+# =========================================================================== overlay sets
+def test_default_overlay_set_properties():
+    S = D.overlay_set()
+    assert len(S) == 30 and len(S.names) == 30 and len(set(S.names)) == 30
+    assert S.source == "default"
+    for image in S:
+        assert image.dtype == np.float32 and image.ndim == 3 and image.shape[2] == 3
+        assert 0.0 <= image.min() and image.max() <= 1.0
+        assert not image.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        S[0][0, 0, 0] = 0.5
+    forbidden = ("astronaut", "camera", "chelsea", "cat", "lfw", "face")
+    assert not any(word in name for name in S.names for word in forbidden)
+    assert S.names[:3] == ("coffee", "rocket", "hubble_deep_field")
+    assert S[1] in S and S[1].copy() in S and np.zeros((2, 2, 3), np.float32) not in S
+    assert S.index(S[5].copy()) == 5 and S.count(S[5]) == 1 and len(S[:4]) == 4
+
+
+def test_default_overlay_set_fingerprint_regression_vector():
+    S = D.overlay_set()
+    vector = json.loads((VECTORS / "overlay_set_v1.json").read_text())
+    assert vector["source"] and vector["format_version"] == 1
+    assert S.fingerprint == OVERLAY_SET_V1_FINGERPRINT == vector["fingerprint"]
+    assert list(S.names) == vector["names"] and [list(im.shape) for im in S] == vector["shapes"]
+    assert D.overlay_fingerprint(S) == S.fingerprint
+    assert D.overlay_fingerprint(list(S.images)) == S.fingerprint
+    assert D.overlay_set("default") is S  # built once, cached
+    assert D.overlay_fingerprint([np.zeros((1, 1, 3), np.float32)]) == vector["tiny"]["fingerprint"]
+
+
+def test_overlay_fingerprint_definition():
+    a = np.array([[[0.0, 0.5, 1.0]]], np.float32)
+    b = np.zeros((2, 1), np.float32)
+    expected = hashlib.sha256(
+        struct.pack("<3I", 1, 1, 3) + struct.pack("<3f", 0.0, 0.5, 1.0) + struct.pack("<3I", 2, 1, 1) + bytes(8)
+    ).hexdigest()
+    assert D.overlay_fingerprint([a, b]) == expected
+    assert D.overlay_fingerprint([b[..., None], a]) != expected  # order matters
+    c = a.copy()
+    c[0, 0, 0] = np.nextafter(np.float32(0), np.float32(1))
+    assert D.overlay_fingerprint([c, b]) != expected
+
+
+def test_default_overlay_crops_and_conversions():
+    import skimage.data
+
+    S = D.overlay_set()
+    by_name = dict(zip(S.names, S.images))
+    quadrant = by_name["hubble_deep_field[436:872,500:1000]"]
+    np.testing.assert_array_equal(quadrant, by_name["hubble_deep_field"][436:, 500:])
+    np.testing.assert_array_equal(by_name["coffee[0:400,0:300]"], by_name["coffee"][:, :300])
+    np.testing.assert_array_equal(by_name["coffee"], D.to_float(skimage.data.coffee()))
+    grey = by_name["moon"]
+    np.testing.assert_array_equal(grey[..., 0], D.to_float(skimage.data.moon()))
+    np.testing.assert_array_equal(grey[..., 0], grey[..., 2])
+    logo = D.to_float(skimage.data.logo())
+    np.testing.assert_array_equal(by_name["logo"], logo[..., :3] * logo[..., 3:] + (1 - logo[..., 3:]))
+
+
+def test_sklearn_images_read_without_importing_sklearn_match_its_loader():
+    from sklearn.datasets import load_sample_images
+
+    samples = load_sample_images()
+    ours = D._sklearn_sample_images()
+    assert sorted(ours) == ["china", "flower"]
+    for file, image in zip(samples.filenames, samples.images):
+        np.testing.assert_array_equal(ours[Path(file).stem], image)
+
+
+def test_overlay_set_works_with_krtio(rng):
+    S = D.overlay_set()
+    x = rng.random((24, 20, 3), dtype=np.float32)
+    y = krtio.perturb(x, bytes(16), image_id="a", overlays=S, k=3, block=8)
+    assert np.abs(y - x).mean() > 0.05
+    r = krtio.recover(y, bytes(16), image_id="a", overlays=S, k=3, block=8)
+    assert np.abs(r - x).max() < 1e-5
+
+
+def _write_jpeg_with_orientation(path, array, orientation, *, gps=False):
+    pil = Image.fromarray(array)
+    exif = pil.getexif()
+    exif[0x0112] = orientation
+    if gps:
+        exif[0x010F] = "SecretCam"  # Make
+        exif.get_ifd(0x8825)[2] = (48.0, 51.0, 24.0)  # GPSLatitude
+    pil.save(path, format="JPEG", quality=95, exif=exif.tobytes())
+
+
+def test_overlay_folder_sorted_by_name(tmp_path):
+    Image.fromarray(np.full((4, 5), 200, np.uint8)).save(tmp_path / "b.png")
+    Image.fromarray(np.zeros((4, 5, 4), np.uint8)).save(tmp_path / "C.png")  # fully transparent -> white
+    Image.fromarray(np.full((3, 3, 3), 10, np.uint8)).save(tmp_path / "10.png")
+    Image.fromarray(np.full((3, 3, 3), 20, np.uint8)).save(tmp_path / "2.png")
+    _write_jpeg_with_orientation(tmp_path / "a.jpg", np.zeros((16, 32, 3), np.uint8), 6)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "sub").mkdir()
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "sub" / "ignored.png")
+    S = D.overlay_set(tmp_path)
+    assert S.names == ("10.png", "2.png", "C.png", "a.jpg", "b.png")
+    assert S.source == str(tmp_path)
+    assert all(im.dtype == np.float32 and im.shape[2] == 3 and not im.flags.writeable for im in S)
+    assert S[0].max() == np.float32(10 / 255) and S[1].max() == np.float32(20 / 255)
+    np.testing.assert_array_equal(S[2], np.ones((4, 5, 3), np.float32))
+    assert S[3].shape == (32, 16, 3)  # EXIF orientation 6 applied
+    np.testing.assert_array_equal(S[4], np.full((4, 5, 3), np.float32(200 / 255)))
+    assert S.fingerprint == D.overlay_fingerprint(S)
+    assert D.overlay_set(str(tmp_path)) == S
+
+
+def test_overlay_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"overlay folder not found: .*missing"):
+        D.overlay_set(tmp_path / "missing")
+    with pytest.raises(ValueError, match=rf"overlay folder {tmp_path} holds no image file"):
+        D.overlay_set(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match=r"holds no image file that Pillow can open"):
+        D.overlay_set(tmp_path)
+    with pytest.raises(ValueError, match=r"source must be 'default' or a folder of images, got the file"):
+        D.overlay_set(tmp_path / "notes.txt")
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 7).save(buf, format="PNG")
+    (tmp_path / "broken.png").write_bytes(buf.getvalue()[:60])
+    with pytest.raises(ValueError, match=r"cannot decode overlay image .*broken\.png"):
+        D.overlay_set(tmp_path)
+    with pytest.raises(TypeError, match=r"source must be 'default' or a folder path, got int"):
+        D.overlay_set(3)
+
+
+# =========================================================================== image I/O
+_CHANNELS = st.sampled_from([0, 1, 2, 3, 4])  # 0: a 2-D (H, W) grey image
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    channels=_CHANNELS,
+    depth=st.sampled_from([8, 16]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_png_roundtrip_bit_exact(h, w, channels, depth, seed):
+    shape = (h, w) if channels == 0 else (h, w, channels)
+    dtype = np.uint8 if depth == 8 else np.uint16
+    values = np.random.default_rng(seed).integers(0, np.iinfo(dtype).max, size=shape, endpoint=True, dtype=dtype)
+    image = D.to_float(values)
+    with tempfile.TemporaryDirectory() as folder:
+        path = D.write_png(Path(folder) / "x.png", image, depth=depth)
+        loaded = D.read_image(path)
+        assert os.listdir(folder) == ["x.png"]
+    expected_shape = (h, w) if channels in (0, 1) else shape
+    assert loaded.image.shape == expected_shape and loaded.image.dtype == np.float32
+    assert loaded.depth == depth and loaded.format == "PNG" and dict(loaded.text) == {}
+    np.testing.assert_array_equal(loaded.image, image.reshape(expected_shape))
+    np.testing.assert_array_equal(D.to_uint(loaded.image, depth=depth), values.reshape(expected_shape))
+
+
+@pytest.mark.parametrize("channels", [0, 2, 3, 4])
+def test_png_16_bit_files_are_real_16_bit(tmp_path, rng, channels):
+    shape = (5, 6) if channels == 0 else (5, 6, channels)
+    values = rng.integers(0, 65535, size=shape, endpoint=True, dtype=np.uint16)
+    path = D.write_png(tmp_path / "x.png", D.to_float(values), depth=16)
+    width, height, rows, info = png.Reader(bytes=path.read_bytes()).read()
+    assert info["bitdepth"] == 16 and (width, height) == (6, 5)
+    assert info["planes"] == max(channels, 1)
+    np.testing.assert_array_equal(np.array([list(r) for r in rows], np.uint16), values.reshape(5, -1))
+
+
+def test_png_text_roundtrip(tmp_path, rng):
+    text = {"Software": "imgprivacy", "imgprivacy:id": "IMG_0001.png", "caption": "café au lait", "note": "日本語 ✓"}
+    path = D.write_png(tmp_path / "t.png", rng.random((4, 4, 3), dtype=np.float32), text=text)
+    loaded = D.read_image(path)
+    assert dict(loaded.text) == text
+    with pytest.raises(TypeError):
+        loaded.text["x"] = "y"  # read-only mapping
+    kinds = [kind for kind, _ in png.Reader(bytes=path.read_bytes()).chunks()]
+    assert kinds.count(b"tEXt") == 3 and kinds.count(b"iTXt") == 1
+    assert max(i for i, k in enumerate(kinds) if k in (b"tEXt", b"iTXt")) < kinds.index(b"IDAT")
+
+
+def test_read_image_text_written_by_others(tmp_path):
+    info = PngInfo()
+    info.add_text("plain", "latin ä")
+    info.add_text("zipped", "compressed " * 20, zip=True)
+    info.add_itxt("intl", "ünïcode ✓", lang="en", tkey="International", zip=True)
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "p.png", pnginfo=info)
+    loaded = D.read_image(tmp_path / "p.png")
+    assert dict(loaded.text) == {"plain": "latin ä", "zipped": "compressed " * 20, "intl": "ünïcode ✓"}
+    kinds = {kind for kind, _ in png.Reader(bytes=(tmp_path / "p.png").read_bytes()).chunks()}
+    assert {b"tEXt", b"zTXt", b"iTXt"} <= kinds
+    # a 16-bit file with text goes through the pypng path
+    chunks = list(png.Reader(bytes=D.write_png(tmp_path / "q.png", np.zeros((2, 2)), depth=16).read_bytes()).chunks())
+    chunks.insert(1, (b"zTXt", b"k\0\0" + zlib.compress(b"v")))
+    with open(tmp_path / "q.png", "wb") as handle:
+        png.write_chunks(handle, chunks)
+    assert dict(D.read_image(tmp_path / "q.png").text) == {"k": "v"}
+
+
+@pytest.mark.parametrize(
+    "text, error, match",
+    [
+        ({"": "v"}, ValueError, r"text keys must be 1-79 printable Latin-1 characters"),
+        ({"k" * 80: "v"}, ValueError, r"text keys must be 1-79"),
+        ({" lead": "v"}, ValueError, r"without leading, trailing or double spaces"),
+        ({"dou  ble": "v"}, ValueError, r"without leading, trailing or double spaces"),
+        ({"ключ": "v"}, ValueError, r"printable Latin-1"),
+        ({"k": "a\0b"}, ValueError, r"text values must not contain NUL"),
+        ({"k": 3}, TypeError, r"text keys and values must be str"),
+        (["k", "v"], TypeError, r"text must be a mapping of str to str or None, got list"),
+    ],
+)
+def test_write_png_text_validation(tmp_path, text, error, match):
+    with pytest.raises(error, match=match):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2)), text=text)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_png_refuses_to_overwrite(tmp_path):
+    path = D.write_png(tmp_path / "x.png", np.zeros((3, 3), np.float32))
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match=r"already exists.*overwrite=True \(--force"):
+        D.write_png(path, np.ones((3, 3), np.float32))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["x.png"]  # no temporary file left
+    D.write_png(path, np.ones((3, 3), np.float32), overwrite=True)
+    assert D.read_image(path).image.min() == 1.0
+    assert os.listdir(tmp_path) == ["x.png"]
+
+
+def test_write_png_cleans_up_on_error(tmp_path, monkeypatch):
+    def broken_link(src, dst):
+        raise FileExistsError(dst)
+
+    monkeypatch.setattr(os, "link", broken_link)
+    with pytest.raises(FileExistsError):
+        D.write_png(tmp_path / "x.png", np.zeros((3, 3), np.float32))
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_png_without_hard_links(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = D.write_png(tmp_path / "x.png", np.zeros((3, 3), np.float32))
+    assert os.listdir(tmp_path) == ["x.png"] and D.read_image(path).image.shape == (3, 3)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        D.write_png(path, np.ones((3, 3), np.float32))
+    assert D.read_image(path).image.max() == 0.0 and os.listdir(tmp_path) == ["x.png"]
+
+
+@pytest.mark.parametrize("name", ["x.jpg", "x.JPEG", "x.webp", "x.png.jpg", "x"])
+def test_write_png_refuses_other_suffixes(tmp_path, name):
+    match = r"path must end in \.png.*lossy or other format .* destroy the perturbation"
+    with pytest.raises(ValueError, match=match):
+        D.write_png(tmp_path / name, np.zeros((2, 2), np.float32))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_png_accepts_upper_case_suffix(tmp_path):
+    assert D.write_png(tmp_path / "X.PNG", np.zeros((2, 2), np.float32)).name == "X.PNG"
+
+
+def test_write_png_validation(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"the folder .*nope does not exist; create it first"):
+        D.write_png(tmp_path / "nope" / "x.png", np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match=r"depth must be 8 or 16 \(bits per sample\), got 32"):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.float32), depth=32)
+    with pytest.raises(TypeError, match=r"got dtype uint8; convert integer images with imgprivacy.data.to_float"):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.uint8))
+    with pytest.raises(ValueError, match=r"image must have 1 \(grey\), 2 \(grey\+alpha\), 3 \(RGB\), 4 \(RGBA\) channels"):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2, 5), np.float32))
+    with pytest.raises(TypeError, match=r"overwrite must be True or False, got 1"):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.float32), overwrite=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_png_does_not_modify_input(tmp_path, rng):
+    x = rng.random((4, 4, 3), dtype=np.float32)
+    before = x.copy()
+    D.write_png(tmp_path / "x.png", x, depth=16)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_read_image_applies_exif_orientation_to_jpeg(tmp_path):
+    array = np.zeros((16, 32, 3), np.uint8)
+    array[:, 16:] = 255  # left half black, right half white
+    _write_jpeg_with_orientation(tmp_path / "o.jpg", array, 6)
+    loaded = D.read_image(tmp_path / "o.jpg")
+    assert loaded.format == "JPEG" and loaded.depth == 8 and dict(loaded.text) == {}
+    assert loaded.image.shape == (32, 16, 3)  # rotated 90 degrees clockwise
+    expected = D.to_float(np.rot90(array, -1))
+    assert np.abs(loaded.image - expected).mean() < 0.02
+    with Image.open(tmp_path / "o.jpg") as pil:
+        np.testing.assert_array_equal(loaded.image, D.to_float(np.asarray(ImageOps.exif_transpose(pil))))
+
+
+def test_exif_is_never_carried_into_png(tmp_path):
+    _write_jpeg_with_orientation(tmp_path / "gps.jpg", np.full((8, 8, 3), 99, np.uint8), 1, gps=True)
+    assert b"SecretCam" in (tmp_path / "gps.jpg").read_bytes()
+    loaded = D.read_image(tmp_path / "gps.jpg")
+    out = D.write_png(tmp_path / "clean.png", loaded.image, text={"id": "gps.jpg"})
+    raw = out.read_bytes()
+    kinds = [kind for kind, _ in png.Reader(bytes=raw).chunks()]
+    assert b"eXIf" not in kinds and b"eXIf" not in raw and b"SecretCam" not in raw and b"Exif" not in raw
+    assert set(kinds) == {b"IHDR", b"tEXt", b"IDAT", b"IEND"}
+    with Image.open(out) as pil:
+        assert len(pil.getexif()) == 0
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_read_image_applies_exif_orientation_to_16_bit_png(tmp_path, rng, orientation):
+    values = rng.integers(0, 255, size=(3, 5, 3), endpoint=True, dtype=np.uint8)
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x0112] = orientation
+    results = {}
+    for depth, scaled in [(8, values), (16, values.astype(np.uint16) * 257)]:
+        path = D.write_png(tmp_path / f"d{depth}.png", D.to_float(scaled), depth=depth)
+        chunks = list(png.Reader(bytes=path.read_bytes()).chunks())
+        chunks.insert(1, (b"eXIf", exif.tobytes()))
+        with open(path, "wb") as handle:
+            png.write_chunks(handle, chunks)
+        loaded = D.read_image(path)
+        assert loaded.depth == depth
+        results[depth] = loaded.image
+    np.testing.assert_array_equal(results[8], results[16])  # Pillow path and pypng path agree
+    with Image.open(tmp_path / "d8.png") as pil:
+        np.testing.assert_array_equal(results[8], D.to_float(np.asarray(ImageOps.exif_transpose(pil))))
+    if orientation == 6:
+        np.testing.assert_array_equal(results[16], D.to_float(np.rot90(values, -1)))
+
+
+def test_read_image_modes(tmp_path):
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    palette = Image.fromarray(np.stack([grey] * 3, axis=2)).quantize(4)
+    palette.save(tmp_path / "p.png")
+    loaded = D.read_image(tmp_path / "p.png")
+    assert loaded.image.shape == (3, 4, 3) and loaded.depth == 8
+    np.testing.assert_array_equal(D.to_uint(loaded.image), np.asarray(palette.convert("RGB")))
+
+    palette.save(tmp_path / "pt.png", transparency=0)
+    assert D.read_image(tmp_path / "pt.png").image.shape == (3, 4, 4)
+
+    Image.fromarray(grey > 100).save(tmp_path / "b.png")  # 1-bit
+    bits = D.read_image(tmp_path / "b.png")
+    assert bits.image.shape == (3, 4) and bits.depth == 8
+    np.testing.assert_array_equal(bits.image, (grey > 100).astype(np.float32))
+
+    Image.fromarray(np.stack([grey, 255 - grey], axis=2), mode="LA").save(tmp_path / "la.png")
+    np.testing.assert_array_equal(D.read_image(tmp_path / "la.png").image[..., 1], D.to_float(255 - grey))
+
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).convert("CMYK").save(tmp_path / "c.jpg")
+    cmyk = D.read_image(tmp_path / "c.jpg")
+    assert cmyk.image.shape == (4, 4, 3) and cmyk.format == "JPEG"
+
+    values16 = np.array([[0, 1, 65534, 65535]], np.uint16)
+    Image.fromarray(values16).save(tmp_path / "g16.png")  # written by Pillow (mode I;16)
+    g16 = D.read_image(tmp_path / "g16.png")
+    assert g16.depth == 16
+    np.testing.assert_array_equal(D.to_uint(g16.image, depth=16), values16)
+
+    (tmp_path / "g16.pgm").write_bytes(b"P5\n4 1\n65535\n" + values16.astype(">u2").tobytes())
+    pgm = D.read_image(tmp_path / "g16.pgm")
+    assert pgm.depth == 16 and pgm.format == "PPM"
+    np.testing.assert_array_equal(D.to_uint(pgm.image, depth=16), values16)
+
+
+def test_read_image_16_bit_grey_with_transparent_colour(tmp_path):
+    values = np.array([[0, 7, 65535], [7, 1, 2]], np.uint16)
+    buf = io.BytesIO()
+    png.Writer(3, 2, greyscale=True, bitdepth=16, transparent=7).write(buf, values.tolist())
+    (tmp_path / "t.png").write_bytes(buf.getvalue())
+    loaded = D.read_image(tmp_path / "t.png")
+    assert loaded.image.shape == (2, 3, 2) and loaded.depth == 16
+    np.testing.assert_array_equal(D.to_uint(loaded.image[..., 0], depth=16), values)
+    assert D.to_uint(loaded.image[..., 1], depth=16).tolist() == [[65535, 0, 65535], [0, 65535, 65535]]
+
+
+def test_example_files_are_small_and_readable():
+    examples = Path(__file__).resolve().parents[1] / "data" / "examples"
+    files = sorted(examples.iterdir())
+    assert sum(f.stat().st_size for f in files) < 300_000
+    for file in files:
+        if file.suffix.lower() in (".png", ".jpg", ".jpeg"):
+            assert D.read_image(file).image.shape[2] == 3
+
+
+def test_read_image_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"image file not found: .*missing\.png"):
+        D.read_image(tmp_path / "missing.png")
+    (tmp_path / "junk.png").write_bytes(b"this is not an image")
+    with pytest.raises(ValueError, match=r"cannot read .*junk\.png: not an image format Pillow can open"):
+        D.read_image(tmp_path / "junk.png")
+    good = D.write_png(tmp_path / "good.png", np.zeros((8, 8, 3), np.float32), depth=16).read_bytes()
+    (tmp_path / "cut.png").write_bytes(good[: len(good) // 2])
+    with pytest.raises(ValueError, match=r"cannot read image .*cut\.png"):
+        D.read_image(tmp_path / "cut.png")
+    with pytest.raises(ValueError, match=r"path must be an image file, got the folder"):
+        D.read_image(tmp_path)
+    with pytest.raises(TypeError, match=r"path must be a str or os.PathLike, got int"):
+        D.read_image(3)
+
+
+def test_public_api():
+    assert set(D.__all__) == {
+        "FaceSet", "LOSSLESS_SUFFIXES", "LoadedImage", "OverlaySet", "load_faces", "overlay_fingerprint",
+        "overlay_set", "read_image", "storage_roundtrip", "to_float", "to_uint", "write_png",
+    }
+    assert D.LOSSLESS_SUFFIXES == (".png",)
