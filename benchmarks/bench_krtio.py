@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     k, alpha = 3, 0.45
     a, w = np.float32(alpha), np.float32((1 - alpha) / k)
     print(f"k-RTIO perturb, {args.size}x{args.size} RGB float32, k={k}, alpha={alpha}, m={len(overlays)}")
-    print(f"{'block':>6} {'blocks':>7} {'perturb ms':>11} {'floor ms':>9} {'ratio':>6} {'goal':>5}  cold perturb ms")
+    print(f"{'block':>6} {'blocks':>7} {'perturb ms':>11} {'floor ms':>9} {'ratio':>6} {'goal':>5} {'of which PRF+shuffle ms':>24}  cold perturb ms")
     failed = False
     for block in (8, 32):
         prepared = krtio.prepare_overlays(overlays, shape, block=block)
@@ -79,15 +79,17 @@ def main(argv=None) -> int:
         for _ in range(2):  # interleave the two sides
             t_ours = _time(ours, jobs, args.repeats)
             t_floor = _time(floor, jobs, args.repeats)
+        t_plan = _time(lambda job: krtio.plan(key, job[1], k=k, m=prepared.m, b=prepared.b), jobs, args.repeats)
         cold = _time(lambda job: krtio.perturb(job[0], key, image_id=job[1], overlays=overlays, block=block), jobs[:2], 1)
         ratio = t_ours / t_floor
         goal = GOALS[block]
         failed |= ratio > goal
         print(
             f"{block:>4}x{block:<1} {prepared.b:>7} {t_ours * 1e3:>11.2f} {t_floor * 1e3:>9.2f} {ratio:>6.2f} "
-            f"{goal:>5.1f}  {cold * 1e3:.0f} (fitting the whole set once: {fit_s:.2f} s)"
+            f"{goal:>5.1f} {t_plan * 1e3:>24.2f}  {cold * 1e3:.0f} (fitting the whole set once: {fit_s:.2f} s)"
         )
-    print("goal met" if not failed else "GOAL MISSED")
+    print("cold perturb: one photo with the raw overlay set (fits the k chosen overlays first)")
+    print("goal met" if not failed else "GOAL MISSED (ratio above the goal for at least one block size)")
     return 0
 
 

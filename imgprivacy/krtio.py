@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -242,7 +243,7 @@ def plan(key: bytes, image_id: str | bytes, *, k: int, m: int, b: int) -> KRTIOP
     selection = tuple(remaining.pop(v) for v in sel_draws)
     # shuffles: t_i = PRF mod (b - i + 1)
     draws = _prf.mod_u128(cipher[k:], _shuffle_moduli(k, b)).reshape(k, b)
-    perms = tuple(_fisher_yates(draws[j], b) for j in range(k))
+    perms = tuple(_fisher_yates(row, b) for row in draws)
     return KRTIOPlan(selection, perms)
 
 
@@ -413,16 +414,21 @@ class PreparedOverlays:
             self._local.work = work
         return work
 
-    def _strips(self, the_plan: KRTIOPlan, weight: np.float32):
+    def _strip_rows(self) -> int:
+        gw, (bh, bw), c = self.grid[1], self.block, self.channels
+        return max(1, min(self.grid[0], _STRIP_BYTES // (gw * bh * bw * c * 4)))
+
+    def _strips(self, the_plan: KRTIOPlan, weight: np.float32, first: int = 0, stop: int | None = None):
         """Yield ``(y0, y1, part)``: rows ``y0:y1`` of ``weight * sum(shuffled overlays)``
-        as an (y1 - y0, W, c) view of a workspace buffer, valid until the next step."""
+        as an (y1 - y0, W, c) view of a workspace buffer, valid until the next step.
+        Only block rows ``first:stop`` are covered."""
         (gh, gw), (bh, bw), c = self.grid, self.block, self.channels
         height, width = self.shape[0], self.shape[1]
-        rows = max(1, min(gh, _STRIP_BYTES // (gw * bh * bw * c * 4)))
+        rows = self._strip_rows()
         acc, tmp, pad = self._workspace(rows)
         sources = [self._blocks(i) for i in the_plan.selection]
         perms = the_plan.permutations
-        for r0 in range(0, gh, rows):
+        for r0 in range(first, gh if stop is None else stop, rows):
             r1 = min(r0 + rows, gh)
             n, lo, hi = (r1 - r0) * gw, r0 * gw, r1 * gw
             part = acc[:n]
@@ -457,16 +463,49 @@ class PreparedOverlays:
         clipped to [0, 1] (inverse); ``colour`` has shape (H, W, c).  Forward stays in
         [0, 1] only for weights from :func:`_weights`."""
         out = np.empty(colour.shape, dtype=np.float32)
-        for y0, y1, part in self._strips(the_plan, weight):
-            rows = out[y0:y1]
-            if forward:  # in [0, 1] without clipping: see _weights
-                np.multiply(colour[y0:y1], alpha, out=rows)
-                rows += part
-            else:
-                np.subtract(colour[y0:y1], part, out=rows)
-                rows /= alpha
-                np.clip(rows, 0.0, 1.0, out=rows)
+
+        def work(first, stop):
+            for y0, y1, part in self._strips(the_plan, weight, first, stop):
+                rows = out[y0:y1]
+                if forward:  # in [0, 1] without clipping: see _weights
+                    np.multiply(colour[y0:y1], alpha, out=rows)
+                    rows += part
+                else:
+                    np.subtract(colour[y0:y1], part, out=rows)
+                    rows /= alpha
+                    np.clip(rows, 0.0, 1.0, out=rows)
+
+        for index in the_plan.selection:  # fit once, before any thread needs it
+            self._blocks(index)
+        gh, step = self.grid[0], self._strip_rows()
+        n_strips = -(-gh // step)
+        if n_strips >= 4 and _threads() > 1:  # numpy releases the GIL: two halves in parallel
+            half = (n_strips // 2) * step
+            future = _pool().submit(work, half, gh)
+            work(0, half)
+            future.result()
+        else:
+            work(0, gh)
         return out
+
+
+@functools.lru_cache(maxsize=1)
+def _pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgprivacy-krtio")
+
+
+if hasattr(os, "register_at_fork"):  # a forked child must not wait on its parent's worker thread
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
+def _threads() -> int:
+    """Threads for one large photo: 2 where two cores are free, 1 if IMGPRIVACY_THREADS=1."""
+    if os.environ.get("IMGPRIVACY_THREADS", "").strip() == "1":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2, cores)
 
 
 def prepare_overlays(

@@ -384,3 +384,12 @@ def test_plan_validation():
         krtio.block_permutation(KEY, "x", j=1, b=0)
     with pytest.raises(ValueError, match=r"k must be in \[1, 10\], got 11"):
         krtio.keyspace(10, 11, 4)
+
+
+def test_two_threads_and_one_thread_give_identical_results(monkeypatch, overlays, rng):
+    img = rng.random((1001, 257, 3), dtype=np.float32)  # >= 4 strips (threaded), a partial last strip
+    two = krtio.perturb(img, KEY, image_id="t", overlays=overlays, block=4)
+    monkeypatch.setenv("IMGPRIVACY_THREADS", "1")
+    one = krtio.perturb(img, KEY, image_id="t", overlays=overlays, block=4)
+    assert np.array_equal(one, two)
+    assert np.abs(krtio.recover(two, KEY, image_id="t", overlays=overlays, block=4) - img).max() < 1e-5

@@ -1,0 +1,60 @@
+"""PSNR and SSIM: identities, known values and validation."""
+
+import numpy as np
+import pytest
+
+import imgprivacy as ip
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 1), (16, 16, 3), (5, 9)])
+def test_identity(rng, shape):
+    x = rng.random(shape, dtype=np.float32)
+    assert ip.metrics.ssim(x, x) == pytest.approx(1.0)
+    assert ip.metrics.psnr(x, x) == float("inf")
+
+
+def test_psnr_known_value_and_data_range(rng):
+    x = rng.random((32, 32)).astype(np.float32) * 0.5
+    assert ip.metrics.psnr(x, x + 0.01) == pytest.approx(40.0, abs=1e-3)
+    assert ip.metrics.psnr(x * 255, x * 255 + 2.55, data_range=255.0) == pytest.approx(40.0, abs=1e-3)
+
+
+def test_ssim_orders_degradation_and_is_symmetric(rng):
+    face = ip.data.load_faces("olivetti").images[3]
+    noisy = [np.clip(face + rng.normal(0, s, face.shape), 0, 1).astype(np.float32) for s in (0.02, 0.1, 0.3)]
+    scores = [ip.metrics.ssim(face, n) for n in noisy]
+    assert scores[0] > scores[1] > scores[2]
+    assert ip.metrics.ssim(noisy[1], face) == pytest.approx(scores[1])
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kwargs", "exc", "match"),
+    [
+        (np.zeros((4, 4), np.float32), np.zeros((4, 5), np.float32), {}, ValueError, r"same shape, got \(4, 4\) and \(4, 5\)"),
+        (np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8), {}, TypeError, "reference must be a float image"),
+        (np.zeros((4, 4), np.float32), np.zeros((4, 4), np.float32), {"data_range": 0}, ValueError, "data_range must be a positive number, got 0"),
+    ],
+)
+def test_validation(a, b, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        ip.metrics.psnr(a, b, **kwargs)
+    with pytest.raises(exc, match=match):
+        ip.metrics.ssim(a, b, **kwargs)
+
+
+def test_ssim_needs_three_pixels():
+    with pytest.raises(ValueError, match=r"ssim needs images of at least 3x3 pixels, got shape \(2, 8\)"):
+        ip.metrics.ssim(np.zeros((2, 8), np.float32), np.zeros((2, 8), np.float32))
+
+
+def test_import_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, imgprivacy; import imgprivacy.krtio, imgprivacy.data, imgprivacy.metrics; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
