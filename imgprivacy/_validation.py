@@ -18,6 +18,7 @@ __all__ = [
     "check_image",
     "check_images",
     "check_int",
+    "check_range_01",
     "check_same_shape",
 ]
 
@@ -71,12 +72,15 @@ def check_block(block: Any, name: str = "block") -> tuple[int, int]:
     return out[0], out[1]
 
 
-def check_image(image: Any, name: str = "image", *, channels: tuple[int, ...] = (1, 2, 3, 4)) -> np.ndarray:
+def check_image(
+    image: Any, name: str = "image", *, channels: tuple[int, ...] = (1, 2, 3, 4), check_range: bool = True
+) -> np.ndarray:
     """Check a canonical image and return it as a float32 array.
 
     Canonical images are floating point with values in [0, 1] and shape
     (H, W) or (H, W, C).  Integer images are refused rather than guessed:
-    convert them with :func:`imgprivacy.data.to_float` first.
+    convert them with :func:`imgprivacy.data.to_float` first.  With
+    ``check_range=False`` the caller promises to call :func:`check_range`.
     """
     if not isinstance(image, np.ndarray):
         raise TypeError(
@@ -95,8 +99,15 @@ def check_image(image: Any, name: str = "image", *, channels: tuple[int, ...] = 
         accepted = ", ".join(f"{c} ({_CHANNEL_NAMES.get(c, c)})" for c in channels)
         raise ValueError(f"{name} must have {accepted} channels, got shape {image.shape}")
     out = image.astype(np.float32, copy=False)
-    if out.size:
-        lo, hi = float(np.min(out)), float(np.max(out))
+    if check_range:
+        check_range_01(out, name)
+    return out
+
+
+def check_range_01(image: np.ndarray, name: str = "image") -> None:
+    """Raise unless every value of ``image`` is finite and in [0, 1]."""
+    if image.size:
+        lo, hi = float(np.min(image)), float(np.max(image))
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ValueError(f"{name} must be finite, got NaN or infinite values")
         if lo < 0.0 or hi > 1.0:
@@ -104,7 +115,6 @@ def check_image(image: Any, name: str = "image", *, channels: tuple[int, ...] = 
                 f"{name} values must be in [0, 1], got range [{lo:.4g}, {hi:.4g}]; "
                 "scale 8-bit data with imgprivacy.data.to_float(image)"
             )
-    return out
 
 
 def check_images(images: Any, name: str = "images", *, channels: tuple[int, ...] = (1, 2, 3, 4)) -> list[np.ndarray]:

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import _prf
 from ._resample import resize
-from ._validation import check_alpha, check_block, check_image, check_images, check_int
+from ._validation import check_alpha, check_block, check_image, check_images, check_int, check_range_01
 
 __all__ = [
     "KRTIOPlan",
@@ -157,20 +157,14 @@ def _fisher_yates(draws: np.ndarray, b: int) -> np.ndarray:
     t = np.asarray(draws, dtype=np.intp)
     order = np.argsort(t.astype(np.uint16) if b <= 65536 else t, kind="stable")  # radix sort when it fits
     ts = t[order]
-    starts = np.empty(b, dtype=bool)
-    starts[0] = True
-    np.not_equal(ts[1:], ts[:-1], out=starts[1:])
+    same = ts[1:] == ts[:-1]
     # prev[s - 1]: the previous step (1-based) that targeted the same position as step s, 0 if none
-    prev_sorted = np.empty(b, dtype=np.intp)
-    prev_sorted[0] = 0
-    prev_sorted[1:] = order[:-1] + 1
-    prev_sorted[starts] = 0
+    prev_sorted = np.zeros(b, dtype=np.intp)
+    prev_sorted[1:] = np.where(same, order[:-1] + 1, 0)
     prev = np.empty(b, dtype=np.intp)
     prev[order] = prev_sorted
-    # last[x]: the last step that targeted position x, 0 if none
-    ends = np.empty(b, dtype=bool)
-    ends[-1] = True
-    ends[:-1] = starts[1:]
+    # last[x]: the last step that targeted position x, 0 if none (group ends in sorted order)
+    ends = np.flatnonzero(np.append(~same, True))
     last = np.zeros(b, dtype=np.intp)
     last[ts[ends]] = order[ends] + 1
     # node s: the value at position b - s just before step s; it links to the last
@@ -241,9 +235,15 @@ def plan(key: bytes, image_id: str | bytes, *, k: int, m: int, b: int) -> KRTIOP
     sel_draws = _prf.mod_u128(cipher[:k], m - np.arange(k)).tolist()
     remaining = list(range(m))
     selection = tuple(remaining.pop(v) for v in sel_draws)
-    # shuffles: t_i = PRF mod (b - i + 1)
-    draws = _prf.mod_u128(cipher[k:], _shuffle_moduli(k, b)).reshape(k, b)
-    perms = tuple(_fisher_yates(row, b) for row in draws)
+    # shuffles: t_i = PRF mod (b - i + 1); for large b one row runs on the worker thread
+    moduli = _shuffle_moduli(1, b)
+
+    def shuffle(j: int) -> np.ndarray:
+        return _fisher_yates(_prf.mod_u128(cipher[k + j * b : k + (j + 1) * b], moduli), b)
+
+    first = _pool().submit(shuffle, 0) if b >= 4096 and k > 1 and _threads() > 1 else None
+    rest = [shuffle(j) for j in range(1, k)]
+    perms = tuple([first.result() if first else shuffle(0)] + rest)
     return KRTIOPlan(selection, perms)
 
 
@@ -462,17 +462,23 @@ class PreparedOverlays:
         """``alpha * colour + weight * sum`` (forward) or ``(colour - weight * sum) / alpha``
         clipped to [0, 1] (inverse); ``colour`` has shape (H, W, c).  Forward stays in
         [0, 1] only for weights from :func:`_weights`."""
-        out = np.empty(colour.shape, dtype=np.float32)
+        out = _start(colour, alpha, forward)()
+        self._mix_into(out, the_plan, alpha, weight, forward=forward)
+        return out
+
+    def _mix_into(self, out: np.ndarray, the_plan: KRTIOPlan, alpha: np.float32, weight: np.float32, *, forward: bool) -> None:
+        # ``out`` already holds ``alpha * colour`` (forward) or ``colour / alpha`` (inverse),
+        # computed by _start while the key schedule was derived.
+        if not forward:
+            weight = np.float32(weight / alpha)
 
         def work(first, stop):
             for y0, y1, part in self._strips(the_plan, weight, first, stop):
                 rows = out[y0:y1]
                 if forward:  # in [0, 1] without clipping: see _weights
-                    np.multiply(colour[y0:y1], alpha, out=rows)
                     rows += part
                 else:
-                    np.subtract(colour[y0:y1], part, out=rows)
-                    rows /= alpha
+                    rows -= part
                     np.clip(rows, 0.0, 1.0, out=rows)
 
         for index in the_plan.selection:  # fit once, before any thread needs it
@@ -486,7 +492,25 @@ class PreparedOverlays:
             future.result()
         else:
             work(0, gh)
+
+
+def _start(colour: np.ndarray, alpha: np.float32, forward: bool, check: tuple | None = None):
+    """Begin ``alpha * colour`` (forward) or ``colour / alpha`` (inverse) into a new array,
+    after the range check of ``check = (image, name)`` if given; on the worker thread for
+    large photos.  Returns a function that waits, raises any error, and returns the array."""
+    out = np.empty(colour.shape, dtype=np.float32)
+    op = np.multiply if forward else np.divide
+
+    def run():
+        if check is not None:
+            check_range_01(*check)
+        op(colour, alpha, out=out)
         return out
+
+    if colour.size >= 1 << 18 and _threads() > 1:
+        return _pool().submit(run).result
+    run()
+    return lambda: out
 
 
 @functools.lru_cache(maxsize=1)
@@ -614,15 +638,19 @@ def _params(alpha, k, block, m):
 
 def _mix(image, key, image_id, overlays, k, alpha, block, *, forward):
     name = "image" if forward else "perturbed"
-    img = check_image(image, name)
+    img = check_image(image, name, check_range=False)  # the range is checked by _start
     image_id = _check_id(image_id)
     bpair = check_block(block)
     prep = _prepared_for(overlays, img.shape, bpair)
     a, w, k = _params(alpha, k, block, prep.m)
-    the_plan = plan(key, image_id, k=k, m=prep.m, b=prep.b)
     c = prep.channels
     colour = img[..., None] if img.ndim == 2 else img[..., :c]
-    mixed = prep.mix(colour, the_plan, a, w, forward=forward)
+    started = _start(colour, a, forward, check=(img, name))
+    try:  # the key schedule overlaps the range check and the scaling on large photos
+        the_plan = plan(key, image_id, k=k, m=prep.m, b=prep.b)
+    finally:
+        mixed = started()
+    prep._mix_into(mixed, the_plan, a, w, forward=forward)
     if img.ndim == 2:
         return mixed[..., 0]
     if img.shape[2] == c:
