@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,6 +282,30 @@ def cmd_recover(args) -> int:
     return 0
 
 
+def cmd_overlays(args) -> int:
+    overlays = _overlays(args.source)
+    if args.export is None:
+        print(f"{len(overlays)} overlays from {overlays.source}, fingerprint {overlays.fingerprint}")
+        for i, name in enumerate(overlays.names):
+            h, w, _ = overlays[i].shape
+            print(f"{i:3d}  {name}  ({w}x{h})")
+        return 0
+    folder = Path(args.export)
+    if folder.exists() and any(folder.iterdir()):
+        raise CLIError(f"export folder {args.export!r} is not empty; choose a new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    width = len(str(len(overlays) - 1))
+    for i, (name, image) in enumerate(zip(overlays.names, overlays)):
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+        data.write_png(folder / f"{i:0{width}d}_{safe}.png", image, depth=8)
+    check = data.overlay_set(folder).fingerprint
+    if check != overlays.fingerprint:
+        raise CLIError(f"the exported set has fingerprint {check[:12]}..., not {overlays.fingerprint[:12]}...")
+    print(f"saved {len(overlays)} overlays to {folder} (fingerprint {check[:12]}..., the same as the set's).")
+    print("Keep this folder with your key: `--overlays` with it recovers your photos whatever versions you install.")
+    return 0
+
+
 def cmd_info(args) -> int:
     for f in _collect(args.files, (".png",)):
         meta = Protection.from_text(_read(f).text, str(f))
@@ -334,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, choices=(8, 16), default=8, help="bit depth to write when the metadata was stripped (default 8)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=cmd_recover)
+
+    p = sub.add_parser("overlays", help="list the overlay set, or save it as PNGs to keep with your key")
+    p.add_argument("source", nargs="?", help="an overlay folder (default: the bundled set)")
+    p.add_argument("--export", metavar="DIR", help="save the set into this new (or empty) folder")
+    p.set_defaults(func=cmd_overlays)
 
     p = sub.add_parser("info", help="show the imgprivacy metadata of protected PNGs")
     p.add_argument("files", nargs="+", metavar="FILE")

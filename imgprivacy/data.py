@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _short, check_image, check_int
+from ._validation import _short, check_image, check_int, check_range_01
 
 __all__ = [
     "LOSSLESS_SUFFIXES",
@@ -75,19 +75,6 @@ def _check_depth(depth: Any) -> int:
     if depth not in _DEPTHS:
         raise ValueError(f"depth must be 8 or 16 (bits per sample), got {depth}")
     return depth
-
-
-def _check_float_range(arr: np.ndarray, name: str) -> None:
-    if arr.size == 0:
-        return
-    lo, hi = float(np.min(arr)), float(np.max(arr))
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError(f"{name} must be finite, got NaN or infinite values")
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(
-            f"{name} values must be in [0, 1], got range [{lo:.4g}, {hi:.4g}]; "
-            "integer data must be converted with to_float, not cast"
-        )
 
 
 def to_float(image: np.ndarray) -> np.ndarray:
@@ -129,7 +116,7 @@ def to_float(image: np.ndarray) -> np.ndarray:
     if dtype == np.bool_:
         return image.astype(np.float32)
     if np.issubdtype(dtype, np.floating):
-        _check_float_range(image, "image")
+        check_range_01(image, "image")
         return image.astype(np.float32, copy=True)
     raise TypeError(
         f"image must have dtype uint8, uint16, bool or float in [0, 1], got dtype {dtype}; "
@@ -175,7 +162,7 @@ def to_uint(image: np.ndarray, *, depth: int = 8) -> np.ndarray:
             f"image must be a floating-point image in [0, 1], got dtype {image.dtype}; "
             "integer images are already quantised (use to_float to convert them)"
         )
-    _check_float_range(image, "image")
+    check_range_01(image, "image")
     scale = 255.0 if depth == 8 else 65535.0
     out_dtype = np.uint8 if depth == 8 else np.uint16
     return np.rint(image.astype(np.float64) * scale).astype(out_dtype)
@@ -722,7 +709,9 @@ def _default_overlay_set() -> OverlaySet:
                 )
             img = img[r0:r1, c0:c1]
             names.append(f"{base}[{r0}:{r1},{c0}:{c1}]")
-        images.append(_to_rgb(to_float(img)))
+        # snapped to the 8-bit grid (only the composited logo is off it), so that the set
+        # saved as 8-bit PNGs (`imgprivacy overlays export`) loads back with the same fingerprint
+        images.append(to_float(to_uint(_to_rgb(to_float(img)))))
     images = _freeze(images)
     return OverlaySet(images, tuple(names), overlay_fingerprint(images), "default")
 

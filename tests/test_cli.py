@@ -220,3 +220,18 @@ def test_installed_entry_point(tmp_path):
     assert "keygen" in done.stdout and "protect" in done.stdout and "recover" in done.stdout
     done = subprocess.run([sys.executable, "-m", "imgprivacy.cli", "keygen", str(tmp_path / "k")], capture_output=True, text=True)
     assert done.returncode == 0 and "key check value" in done.stdout
+
+
+def test_exported_overlay_set_recovers_default_protected_photos(work, capsys):
+    assert run("overlays", "--export", work / "S") == 0
+    assert "the same as the set's" in capsys.readouterr().out
+    assert len(listing(work / "S")) == 30
+    assert ip.data.overlay_set(work / "S").fingerprint == ip.data.overlay_set().fingerprint
+    run("protect", "--key", work / "my.key", work / "photos" / "rocket.png", "-o", work / "out")
+    assert run("recover", "--key", work / "my.key", "--overlays", work / "S", work / "out", "-o", work / "rec") == 0
+    assert np.abs(levels(work / "rec" / "rocket.png") - levels(work / "photos" / "rocket.png")).max() <= 1
+    capsys.readouterr()
+    assert run("overlays", "--export", work / "S") == 2  # never into a non-empty folder
+    assert "is not empty" in capsys.readouterr().err
+    assert run("overlays") == 0
+    assert "30 overlays from default" in capsys.readouterr().out
