@@ -63,7 +63,9 @@ def test_protect_then_recover_real_photos(work, depth, capsys):
         protected = ip.data.read_image(work / "out" / f"{name}.png")
         assert protected.depth == depth
         original = ip.data.read_image(next((work / "photos").glob(name + ".*"))).image
-        assert ip.metrics.ssim(original, protected.image) < 0.6  # the photo is hidden
+        # the stored file is far from the photo (measured over random keys: 14-21 dB),
+        # while the recovered one is within a grey level (checked below)
+        assert ip.metrics.psnr(original, protected.image) < 25
     assert run("recover", "--key", work / "my.key", work / "out", "-o", work / "rec") == 0
     for name in ("coffee", "rocket"):
         original = levels(next((work / "photos").glob(name + ".*")))
