@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import data, krtio, metrics
+from . import attacks, data, krtio, metrics, targets
 from ._prf import FORMAT_VERSION, generate_key, key_check_value, read_key, write_key
 
 __version__ = "0.1.0"
@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FORMAT_VERSION",
     "__version__",
+    "attacks",
     "cli",
     "data",
     "generate_key",
@@ -28,6 +29,7 @@ __all__ = [
     "krtio",
     "metrics",
     "read_key",
+    "targets",
     "widgets",
     "write_key",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._validation import check_same_shape
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["affine_fit", "correlation", "psnr", "psnr_affine", "recognition_rate", "ssim", "ssim_affine"]
 
 
 def _pair(a, b, name_a, name_b):
@@ -94,3 +94,96 @@ def ssim(reference: np.ndarray, test: np.ndarray, *, data_range: float = 1.0) ->
     if side < 11:
         kwargs = {"data_range": data_range, "win_size": side if side % 2 else side - 1}
     return float(structural_similarity(a, b, channel_axis=2 if a.ndim == 3 else None, **kwargs))
+
+
+def correlation(reference: np.ndarray, test: np.ndarray) -> float:
+    """Pearson correlation of the pixels of two images, in [-1, 1].
+
+    Invariant to brightness and contrast; take ``abs`` for sources whose sign
+    is unknown (an ICA component).  0.0 if either image is constant.
+
+    Examples
+    --------
+    >>> x = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    >>> round(correlation(x, 1 - 0.5 * x), 6)
+    -1.0
+    """
+    a, b = _pair(reference, test, "reference", "test")
+    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    denom = float(np.sqrt((a @ a) * (b @ b)))
+    return 0.0 if denom == 0 else float(np.clip((a @ b) / denom, -1.0, 1.0))
+
+
+def affine_fit(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """``test`` mapped by the least-squares affine map ``g * test + o`` closest to ``reference``,
+    clipped to [0, 1].
+
+    The fair way to compare an attack's output, whose brightness, contrast and
+    sign are arbitrary (blind signal separation), with the original.
+
+    Examples
+    --------
+    >>> x = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    >>> bool(np.allclose(affine_fit(x, 3 - 2 * x), x, atol=1e-6))
+    True
+    """
+    a, b = _pair(reference, test, "reference", "test")
+    design = np.stack([b.ravel(), np.ones(b.size)], axis=1)
+    coef, *_ = np.linalg.lstsq(design, a.ravel(), rcond=None)
+    return np.clip((design @ coef).reshape(a.shape), 0.0, 1.0).astype(np.float32)
+
+
+def ssim_affine(reference: np.ndarray, test: np.ndarray) -> float:
+    """SSIM of ``reference`` and ``affine_fit(reference, test)`` (data range 1).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random((8, 8)).astype(np.float32)
+    >>> round(ssim_affine(x, 0.2 + 0.5 * x), 6)
+    1.0
+    """
+    return ssim(np.asarray(reference, dtype=np.float32), affine_fit(reference, test))
+
+
+def psnr_affine(reference: np.ndarray, test: np.ndarray) -> float:
+    """PSNR (dB) of ``reference`` and ``affine_fit(reference, test)`` (data range 1).
+
+    Examples
+    --------
+    >>> x = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    >>> psnr_affine(x, 0.5 * x) > 100
+    True
+    """
+    return psnr(np.asarray(reference, dtype=np.float32), affine_fit(reference, test))
+
+
+def recognition_rate(target, images, labels) -> float:
+    """Fraction of ``images`` that ``target`` (a fitted recogniser) labels correctly.
+
+    Parameters
+    ----------
+    target : object with ``predict(images)``
+        A recogniser from :mod:`imgprivacy.targets`, fitted on clean faces.
+    images : ndarray of shape (N, H, W[, C])
+    labels : array-like of shape (N,)
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> class Always:
+    ...     def predict(self, images):
+    ...         return np.zeros(len(images), dtype=int)
+    >>> recognition_rate(Always(), np.zeros((4, 2, 2)), [0, 0, 1, 0])
+    0.75
+    """
+    labels = np.asarray(labels)
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
+    if len(labels) == 0:
+        raise ValueError("images must hold at least one image")
+    predicted = np.asarray(target.predict(images))
+    return float(np.mean(predicted == labels))
