@@ -58,3 +58,30 @@ def test_import_does_not_import_torch():
 
     code = "import sys, imgprivacy; import imgprivacy.krtio, imgprivacy.data, imgprivacy.metrics; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_affine_invariant_scores(rng):
+    face = ip.data.load_faces("olivetti").images[5]
+    for gain, offset in ((0.5, 0.2), (-1.0, 1.0), (2.0, -0.5)):
+        other = gain * face + offset  # any brightness, contrast or sign
+        assert ip.metrics.ssim_affine(face, other) == pytest.approx(1.0, abs=1e-6)
+        assert ip.metrics.psnr_affine(face, other) > 60
+        assert abs(ip.metrics.correlation(face, other)) == pytest.approx(1.0)
+    noise = rng.random(face.shape).astype(np.float32)
+    assert abs(ip.metrics.correlation(face, noise)) < 0.1
+    # the best affine map of unrelated noise is nearly flat, and a flat grey image
+    # still scores about 0.4 against a face (its smooth regions match): the floor
+    flat = np.full_like(face, face.mean())
+    assert ip.metrics.ssim_affine(face, noise) == pytest.approx(ip.metrics.ssim(face, flat), abs=0.05)
+    assert 0.3 < ip.metrics.ssim(face, flat) < 0.5
+    assert ip.metrics.correlation(face, np.zeros_like(face)) == 0.0
+
+
+def test_recognition_rate_counts_matches():
+    class Fixed:
+        def predict(self, images):
+            return np.array([0, 1, 2, 3])
+
+    assert ip.metrics.recognition_rate(Fixed(), np.zeros((4, 2, 2)), [0, 1, 0, 0]) == 0.5
+    with pytest.raises(ValueError, match="images must hold at least one image"):
+        ip.metrics.recognition_rate(Fixed(), np.zeros((0, 2, 2)), [])
