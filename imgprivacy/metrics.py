@@ -10,7 +10,7 @@ import numpy as np
 
 from ._validation import check_same_shape
 
-__all__ = ["affine_fit", "correlation", "psnr", "psnr_affine", "recognition_rate", "ssim", "ssim_affine"]
+__all__ = ["affine_fit", "correlation", "detection_rate", "psnr", "psnr_affine", "recognition_rate", "ssim", "ssim_affine"]
 
 
 def _pair(a, b, name_a, name_b):
@@ -192,3 +192,33 @@ def recognition_rate(target, images, labels) -> float:
         raise ValueError("images must hold at least one image")
     predicted = np.asarray(target.predict(images))
     return float(np.mean(predicted == labels))
+
+
+def detection_rate(detector, images) -> float:
+    """Fraction of ``images`` in which ``detector`` finds at least one face.
+
+    Parameters
+    ----------
+    detector : object with ``detect(images)``
+        A detector from :mod:`imgprivacy.targets`; ``detect`` returns one list
+        of boxes per image.
+    images : ndarray of shape (N, H, W[, C]) or list of images
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> class EveryOther:
+    ...     def detect(self, images):
+    ...         return [[(0, 0, 2, 2)] if i % 2 == 0 else [] for i in range(len(images))]
+    >>> detection_rate(EveryOther(), np.zeros((4, 2, 2)))
+    0.5
+    """
+    if len(images) == 0:
+        raise ValueError("images must hold at least one image")
+    boxes = detector.detect(images)
+    if len(boxes) != len(images):
+        raise ValueError(f"the detector returned {len(boxes)} results for {len(images)} images")
+    return float(np.mean([len(b) > 0 for b in boxes]))

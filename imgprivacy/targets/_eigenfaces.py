@@ -1,15 +1,10 @@
-"""The provider's side: recognisers (and, later, detectors) the user never sees.
-
-Every target shares one scikit-learn-like interface: ``fit(images, labels)``,
-``predict(images)``, ``score(images, labels)``, so notebooks can loop over
-them.  Images are canonical float arrays (N, H, W[, C]) in [0, 1].
-"""
+"""Eigenfaces: PCA + SVM, the provider's simplest recogniser."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_images, check_int
+from .._validation import check_images, check_int
 
 __all__ = ["Eigenfaces"]
 
@@ -102,6 +97,6 @@ class Eigenfaces:
 
     def score(self, images, labels) -> float:
         """Recognition rate on ``images`` (see :func:`imgprivacy.metrics.recognition_rate`)."""
-        from .metrics import recognition_rate
+        from ..metrics import recognition_rate
 
         return recognition_rate(self, images, labels)
