@@ -1,4 +1,4 @@
-"""Tests for imgprivacy.widgets: the k-RTIO explorer and show_images.
+"""Tests for imgprivacy.widgets: the k-RTIO and BSS explorers and show_images.
 
 Everything runs headless under matplotlib's Agg backend: figures are built
 and rendered to PNG in memory, never shown.
@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from imgprivacy import krtio, metrics, widgets  # noqa: E402
+from imgprivacy import attacks, krtio, metrics, widgets  # noqa: E402
 
 KEY = bytes(range(16))
 
@@ -241,3 +241,233 @@ def test_importing_widgets_loads_neither_torch_nor_pyplot():
     code = "import sys, imgprivacy.widgets; print('torch' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# --------------------------------------------------------------------------- BSS explorer
+@pytest.fixture
+def stack(rng):
+    """Twelve small grey 'faces': a shared smooth pattern plus each face's own noise."""
+    yy, xx = np.mgrid[0:16, 0:16]
+    smooth = 0.5 + 0.2 * np.sin(yy / 3.0) * np.cos(xx / 4.0)
+    return np.clip(smooth + 0.25 * rng.random((12, 16, 16)), 0, 1).astype(np.float32)
+
+
+class _NamedSet(list):
+    """A list of overlays with names, like imgprivacy.data.OverlaySet."""
+
+    names = ("sea", "city", "wall", "moon")
+
+
+@pytest.fixture
+def bss(stack, overlays):
+    return widgets.bss_explorer(stack, overlays=overlays, n_images=6, block=4, key=KEY, show=3)
+
+
+def _direct(stack, overlays, *, n=6, seed=0, overlay=0, alpha=0.45, block=4):
+    """What the explorer should show, computed with the library alone."""
+    idx = np.random.default_rng(seed).choice(len(stack), n, replace=False)
+    truth = krtio.prepare_overlays(overlays, stack.shape[1:], block=block).fitted(overlay)[..., 0]
+    perturbed = attacks.naive_overlay(stack[idx], truth, alpha=alpha)
+    return idx, truth, perturbed, attacks.bss_fastica(perturbed)
+
+
+def test_bss_explorer_draws_once_when_built(bss):
+    assert bss.draws == 1
+    assert isinstance(bss.figure, Figure)
+    titles = [ax.get_title() for ax in bss.figure.axes]
+    assert len(titles) == 3 * 4  # originals, perturbed, recovered; 3 photos + the overlay column
+    assert titles[0] == "photo 1"
+    assert titles[3].startswith("shared overlay")
+    assert all("affine SSIM" in t for t in titles[4:7] + titles[8:11])
+    assert "estimated overlay" in titles[7] and "mixing weights" in titles[11]
+    assert bss.view.recovered.shape == (6, 16, 16)
+    assert "recovered" in bss.figure.get_suptitle()
+    assert _png(bss.figure).startswith(b"\x89PNG")
+
+
+def test_bss_explorer_shows_what_the_library_computes(bss, stack, overlays):
+    idx, truth, perturbed, result = _direct(stack, overlays)
+    view = bss.view
+    np.testing.assert_array_equal(view.indices, idx)
+    np.testing.assert_array_equal(view.originals, stack[idx])
+    np.testing.assert_array_equal(view.true_overlay, truth)
+    np.testing.assert_array_equal(view.perturbed, perturbed)
+    np.testing.assert_array_equal(view.recovered, result.recovered)
+    np.testing.assert_array_equal(view.result.overlay, result.overlay)
+    ssim_p = np.mean([metrics.ssim_affine(a, b) for a, b in zip(stack[idx], perturbed)])
+    ssim_r = np.mean([metrics.ssim_affine(a, b) for a, b in zip(stack[idx], result.recovered)])
+    assert view.mean_ssim_perturbed == pytest.approx(ssim_p)
+    assert view.mean_ssim_recovered == pytest.approx(ssim_r)
+    assert view.gain == pytest.approx(ssim_r - ssim_p)
+    assert view.overlay_correlation == pytest.approx(abs(metrics.correlation(truth, result.overlay)))
+    assert f"{ssim_p:.3f} → recovered {ssim_r:.3f}" in bss.status.value
+
+
+def test_bss_explorer_has_the_documented_controls(bss, overlays):
+    c = bss.controls
+    assert set(c) == {"alpha", "n", "overlay", "seed", "attack", "use_krtio"}
+    assert (c["alpha"].min, c["alpha"].max, c["alpha"].value) == (0.05, 1.0, 0.45)
+    assert (c["n"].min, c["n"].max, c["n"].value) == (2, 12, 6)  # at most the 12 photos given
+    assert list(c["overlay"].options) == [(f"S[{i}]", i) for i in range(len(overlays))]
+    assert (c["seed"].value, c["attack"].value, c["use_krtio"].value) == (0, True, False)
+    assert bss.output in bss.children
+
+
+def test_n_slider_stops_at_forty(rng, overlays):
+    many = rng.random((50, 16, 16), dtype=np.float32)
+    w = widgets.bss_explorer(many, overlays=overlays, n_images=2, block=4, show=2)
+    assert w.controls["n"].max == 40
+
+
+def test_bss_slider_change_redraws_through_the_library(bss, stack, overlays, monkeypatch):
+    calls = []
+    for module, name in ((attacks, "naive_overlay"), (attacks, "bss_fastica"), (metrics, "ssim_affine")):
+        real = getattr(module, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls.append((_name, kwargs))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+
+    before = bss.figure
+    bss.controls["alpha"].value = 0.3
+
+    names = [name for name, _ in calls]
+    assert bss.draws == 2
+    assert bss.figure is not before
+    assert names.count("naive_overlay") == 1 and names.count("bss_fastica") == 1
+    assert names.count("ssim_affine") == 2 * 6
+    assert dict(calls)["naive_overlay"]["alpha"] == pytest.approx(0.3)
+    _, _, perturbed, result = _direct(stack, overlays, alpha=0.3)
+    np.testing.assert_array_equal(bss.view.perturbed, perturbed)
+    np.testing.assert_array_equal(bss.view.recovered, result.recovered)
+    assert "α = 0.30" in bss.figure.get_suptitle()
+
+
+@pytest.mark.parametrize(
+    "control, value, field",
+    [("alpha", 0.3, "alpha"), ("n", 2, "n"), ("n", 12, "n"), ("overlay", 2, "overlay_index"), ("seed", 5, "seed")],
+)
+def test_bss_control_values_round_trip(bss, stack, overlays, control, value, field):
+    bss.controls[control].value = value
+    assert getattr(bss.view, field) == (pytest.approx(value) if isinstance(value, float) else value)
+    assert bss.draws == 2
+    settings = {"alpha": 0.45, "n": 6, "overlay": 0, "seed": 0} | {control: value}
+    _, _, perturbed, result = _direct(stack, overlays, **settings)
+    np.testing.assert_array_equal(bss.view.recovered, result.recovered)
+    assert len(bss.view.ssim_recovered) == settings["n"]
+    assert len(bss.figure.axes) == 3 * (min(settings["n"], 3) + 1)
+
+
+def test_attack_checkbox_off_skips_the_attack(bss, monkeypatch):
+    called = []
+    monkeypatch.setattr(attacks, "bss_fastica", lambda *a, **kw: called.append(1))
+    bss.controls["attack"].value = False
+    assert not called
+    assert bss.view.result is None and bss.view.recovered is None
+    assert np.isnan(bss.view.overlay_correlation) and np.isnan(bss.view.mean_ssim_recovered)
+    assert len(bss.figure.axes) == 2 * 4  # no recovered row
+    assert "attack off" in bss.status.value and "attack off" in bss.figure.get_suptitle()
+
+
+def test_krtio_checkbox_gives_each_photo_its_own_overlay(bss, stack, overlays):
+    bss.controls["use_krtio"].value = True
+    view = bss.view
+    ids = [f"face_{i:04d}.png" for i in view.indices]
+    expected = krtio.perturb_batch(stack[view.indices], KEY, image_ids=ids, overlays=overlays, k=3, alpha=0.45, block=4,
+                                   progress=False)
+    np.testing.assert_array_equal(view.perturbed, expected)
+    assert view.true_overlay.shape == (6, 16, 16)
+    np.testing.assert_array_equal(
+        view.true_overlay[1], krtio.overlay_for(KEY, ids[1], overlays=overlays, shape=(16, 16), k=3, block=4)
+    )
+    np.testing.assert_array_equal(view.recovered, attacks.bss_fastica(expected).recovered)
+    own = np.mean([abs(metrics.correlation(t, view.result.overlay)) for t in view.true_overlay])
+    assert view.overlay_correlation == pytest.approx(own)
+    assert bss.controls["overlay"].disabled
+    assert "k-RTIO" in bss.figure.get_suptitle() and "k-RTIO" in bss.status.value
+    bss.controls["use_krtio"].value = False
+    assert not bss.controls["overlay"].disabled
+
+
+def test_bss_key_is_never_shown(bss):
+    bss.controls["use_krtio"].value = True
+    texts = [bss.status.value, repr(bss), bss.figure.get_suptitle()] + [ax.get_title() for ax in bss.figure.axes]
+    assert all(KEY.hex() not in text for text in texts)
+    assert "key check value" in bss.status.value
+
+
+def test_bss_refusal_is_reported_not_raised(bss, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError("perturbed must hold at least 2 images")
+
+    drawn = bss.view
+    monkeypatch.setattr(attacks, "bss_fastica", refuse)
+    bss.controls["seed"].value = 3
+    assert "Not drawn" in bss.status.value and "at least 2 images" in bss.status.value
+    assert bss.view is drawn and bss.draws == 1
+
+
+def test_named_overlays_fill_the_dropdown(stack, rng):
+    named = _NamedSet(rng.random((20, 24, 3), dtype=np.float32) for _ in range(4))
+    w = widgets.bss_explorer(stack, overlays=named, overlay="wall", n_images=4, block=4, show=2)
+    assert [label for label, _ in w.controls["overlay"].options] == list(_NamedSet.names)
+    assert w.view.overlay_index == 2 and w.view.overlay_name == "wall"
+    assert "wall" in w.status.value and "wall" in w.figure.axes[2].get_title()
+
+
+def test_bss_face_set_labels_the_photos(stack, overlays):
+    faceset = SimpleNamespace(images=stack, labels=np.arange(12) // 3, names=("s1", "s2", "s3", "s4"))
+    w = widgets.bss_explorer(faceset, overlays=overlays, n_images=4, block=4, show=2)
+    first = w.view.indices[0]
+    assert w.figure.axes[0].get_title() == f"photo 1 (s{first // 3 + 1})"
+
+
+def test_bss_colour_photos(rng, overlays):
+    colour = rng.random((5, 16, 16, 3), dtype=np.float32)
+    w = widgets.bss_explorer(colour, overlays=overlays, n_images=4, block=4, show=2)
+    assert w.view.perturbed.shape == w.view.recovered.shape == (4, 16, 16, 3)
+    assert w.view.true_overlay.shape == (16, 16, 3)
+
+
+def test_bss_default_overlay_set(stack):
+    w = widgets.bss_explorer(stack, n_images=3, show=1)
+    assert w.controls["overlay"].options[0] == ("coffee", 0)
+    assert len(w.controls["overlay"].options) == 30
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n_images": 1}, ValueError, r"n_images must be an integer in \[2, 12\]"),
+        ({"n_images": 13}, ValueError, r"n_images must be an integer in \[2, 12\]"),
+        ({"alpha": 0.01}, ValueError, r"alpha must be in \[0.05, 1.0\]"),
+        ({"alpha": 1.5}, ValueError, r"alpha must be in \(0, 1\]"),
+        ({"overlay": 4}, ValueError, r"overlay must be a name or an index in \[0, 3\]"),
+        ({"overlay": "nope"}, ValueError, "overlay must be one of the set's names"),
+        ({"seed": -1}, ValueError, "seed must be a non-negative integer"),
+        ({"k": 5}, ValueError, r"k must be an integer in \[1, 4\]"),
+        ({"block": 0}, ValueError, "block must be >= 1"),
+        ({"show": 0}, ValueError, "show must be a positive integer"),
+        ({"key": b"short"}, ValueError, "key must be 16 bytes"),
+        ({"overlays": []}, ValueError, "overlays must hold at least one image"),
+    ],
+)
+def test_bss_explorer_validates_its_inputs(stack, overlays, kwargs, error, match):
+    args = {"overlays": overlays, "n_images": 6, "block": 4, **kwargs}
+    with pytest.raises(error, match=match):
+        widgets.bss_explorer(stack, **args)
+
+
+@pytest.mark.parametrize(
+    "faces, error, match",
+    [
+        (np.zeros((1, 16, 16), dtype=np.float32), ValueError, "at least 2 photos"),
+        ([np.zeros((16, 16), dtype=np.float32), np.zeros((16, 12), dtype=np.float32)], ValueError, "same shape"),
+        (np.zeros((3, 16, 16), dtype=np.uint8), TypeError, "to_float"),
+    ],
+)
+def test_bss_explorer_refuses_bad_photos(faces, overlays, error, match):
+    with pytest.raises(error, match=match):
+        widgets.bss_explorer(faces, overlays=overlays, n_images=2, block=4)
