@@ -28,13 +28,14 @@ __all__ = [
     "key_check_value",
     "krtio",
     "metrics",
+    "models",
     "read_key",
     "targets",
     "widgets",
     "write_key",
 ]
 
-_LAZY = {"widgets", "cli"}
+_LAZY = {"widgets", "cli", "models"}
 
 
 def __getattr__(name: str):

@@ -57,3 +57,12 @@ def test_eigenfaces_validation(split):
         model.predict((xte * 255).astype(np.uint8))
     with pytest.raises(ValueError, match="images and labels must have the same length, got 200 and 2"):
         ip.metrics.recognition_rate(model, xte, [0, 1])
+
+
+def test_every_target_can_be_made_by_its_short_name():
+    for short, class_name in ip.targets.NAMES.items():
+        target = ip.targets.make(short)
+        assert type(target).__name__ == class_name
+        assert target.name == short
+    with pytest.raises(ValueError, match="name must be one of 'eigenfaces', .* got 'clarifai'"):
+        ip.targets.make("clarifai")

@@ -17,12 +17,14 @@ import importlib
 from ._eigenfaces import Eigenfaces
 
 __all__ = [
+    "NAMES",
     "DlibHOGDetector",
     "DlibRecognizer",
     "Eigenfaces",
     "HaarDetector",
     "LBPDetector",
     "ProviderCNN",
+    "make",
 ]
 
 # public name -> private module that defines it (loaded on first access)
@@ -33,6 +35,39 @@ _LAZY = {
     "LBPDetector": "._detectors",
     "HaarDetector": "._detectors",
 }
+
+
+#: Short names of every target, for loops and configuration files.
+NAMES = {
+    "eigenfaces": "Eigenfaces",
+    "provider-cnn": "ProviderCNN",
+    "dlib-resnet": "DlibRecognizer",
+    "dlib-hog": "DlibHOGDetector",
+    "lbp-cascade": "LBPDetector",
+    "haar-cascade": "HaarDetector",
+}
+
+
+def make(name: str, **options):
+    """A new target by its short name (see :data:`NAMES`), with ``options`` for its constructor.
+
+    Examples
+    --------
+    >>> make("eigenfaces", n_components=20)
+    Eigenfaces(n_components=20)
+    >>> make("deepface")
+    Traceback (most recent call last):
+    ...
+    ValueError: name must be one of 'eigenfaces', 'provider-cnn', 'dlib-resnet', 'dlib-hog', 'lbp-cascade', 'haar-cascade', got 'deepface'
+    """
+    if name not in NAMES:
+        accepted = ", ".join(repr(n) for n in NAMES)
+        raise ValueError(f"name must be one of {accepted}, got {name!r}")
+    return _cls(NAMES[name])(**options)
+
+
+def _cls(class_name: str):
+    return globals()[class_name] if class_name in globals() else __getattr__(class_name)
 
 
 def __getattr__(name: str):

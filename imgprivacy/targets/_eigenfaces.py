@@ -57,10 +57,17 @@ class Eigenfaces:
     1.0
     """
 
+    name = "eigenfaces"
+
     def __init__(self, n_components: int = 60, *, C: float = 10.0, random_state: int = 0):
         self.n_components = n_components
         self.C = C
         self.random_state = random_state
+
+    def __repr__(self) -> str:
+        defaults = {"n_components": 60, "C": 10.0, "random_state": 0}
+        changed = [f"{k}={getattr(self, k)!r}" for k, v in defaults.items() if getattr(self, k) != v]
+        return f"Eigenfaces({', '.join(changed)})"
 
     def fit(self, images, labels) -> "Eigenfaces":
         """Learn the eigenfaces and the classifier from clean faces."""
