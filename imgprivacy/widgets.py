@@ -2,7 +2,8 @@
 
 Wiring only: every number and image shown here comes from
 :mod:`imgprivacy.krtio`, :mod:`imgprivacy.attacks` and
-:mod:`imgprivacy.metrics`; this module holds no algorithm.  Figures are
+:mod:`imgprivacy.metrics` (training curves: from the histories that
+:mod:`imgprivacy.models` records); this module holds no algorithm.  Figures are
 plain :class:`matplotlib.figure.Figure` objects that are not registered
 with pyplot, so building one never opens a window, works under any backend
 (Agg in tests) and is freed with the last reference.  In
@@ -17,6 +18,7 @@ import html
 import io
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -39,6 +41,7 @@ __all__ = [
     "bss_explorer",
     "krtio_explorer",
     "show_images",
+    "training_curves",
 ]
 
 #: Block sides (pixels) offered by the explorer.
@@ -145,6 +148,116 @@ def show_images(
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def training_curves(
+    histories: Mapping[str, Any],
+    *,
+    reference: Mapping[str, Any] | None = None,
+    label: str = "this run",
+    reference_label: str = "reference",
+    size: float = 2.8,
+    suptitle: str | None = None,
+) -> Figure:
+    """Loss and accuracy per epoch of trained networks, one column per network.
+
+    Top row: the mean training loss.  Bottom row: the accuracy on the
+    (augmented) training batches and, where recorded, on held-out faces.
+    ``reference`` histories, if given, are drawn dashed in the same panels
+    (e.g. the run that made the shipped checkpoints).
+
+    Parameters
+    ----------
+    histories : dict of str to TrainHistory
+        What :func:`imgprivacy.models.train` returned, by network name.  Any
+        object with sequences ``loss``, ``accuracy`` and ``val_accuracy``
+        (empty, or one value per epoch) works: this module never imports torch.
+    reference : dict of str to TrainHistory, optional
+        Histories to compare with, matched by name; names not in
+        ``histories`` are ignored.
+    label, reference_label : str
+        Legend labels of the two runs.
+    size : float, default 2.8
+        Width of one column in inches.
+    suptitle : str, optional
+        Title of the whole figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Not registered with pyplot (see :func:`show_images`).
+
+    Raises
+    ------
+    ValueError
+        If ``histories`` is empty or a history has no epochs or sequences of
+        different lengths.
+    TypeError
+        If ``histories`` or ``reference`` is not a mapping, or a history lacks
+        ``loss``/``accuracy``/``val_accuracy``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as H
+    >>> run = {"net": H(loss=[2.3, 1.1, 0.4], accuracy=[0.1, 0.6, 0.9], val_accuracy=[0.1, 0.5, 0.8])}
+    >>> fig = training_curves(run)
+    >>> len(fig.axes), fig.axes[0].get_title()
+    (2, 'net')
+    """
+    runs = _check_histories(histories, "histories")
+    if not runs:
+        raise ValueError("histories must hold at least one training history, got none")
+    refs = {} if reference is None else _check_histories(reference, "reference")
+    _enable_notebook_display()
+    n = len(runs)
+    fig = Figure(figsize=(size * n, 5.2 + (0.4 if suptitle else 0.0)), layout="constrained")
+    axes = fig.subplots(2, n, squeeze=False)
+    legend: dict[str, Any] = {}
+    for col, name in enumerate(runs):
+        top, bottom = axes[0, col], axes[1, col]
+        drawn = [(runs[name], "-", 1.6, label)] + ([(refs[name], "--", 1.0, reference_label)] if name in refs else [])
+        for (loss, acc, val), style, width, who in drawn:
+            epochs = np.arange(1, len(loss) + 1)
+            kw = {"linewidth": width, "zorder": 3 if style == "-" else 2}  # this run on top
+            lines = top.plot(epochs, loss, style, color="black", label=f"loss, {who}", **kw)
+            lines += bottom.plot(epochs, acc, style, color="tab:blue", label=f"training batches, {who}", **kw)
+            if len(val):
+                lines += bottom.plot(epochs, val, style, color="tab:orange", label=f"held out, {who}", **kw)
+            for line in lines:
+                legend.setdefault(line.get_label(), line)
+        top.set_title(str(name))
+        top.set(xlabel="epoch", ylabel="training loss" if col == 0 else None)
+        bottom.set(xlabel="epoch", ylabel="accuracy" if col == 0 else None, ylim=(-0.03, 1.03))
+        for ax in (top, bottom):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=min(len(legend), 3), fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def _check_histories(histories: Any, name: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{name: (loss, accuracy, val_accuracy)}`` as float arrays, validated."""
+    if not isinstance(histories, Mapping):
+        raise TypeError(f"{name} must be a dict of network name to TrainHistory, got {type(histories).__name__}")
+    out = {}
+    for key, hist in histories.items():
+        try:
+            loss, acc, val = (np.asarray(getattr(hist, f), dtype=float) for f in ("loss", "accuracy", "val_accuracy"))
+        except AttributeError as err:
+            raise TypeError(
+                f"{name}[{key!r}] must be a TrainHistory (with loss, accuracy and val_accuracy), got {type(hist).__name__}"
+            ) from err
+        if loss.ndim != 1 or len(loss) == 0:
+            raise ValueError(f"{name}[{key!r}] must have at least one epoch, got loss of shape {loss.shape}")
+        if acc.shape != loss.shape or (len(val) and val.shape != loss.shape):
+            raise ValueError(
+                f"{name}[{key!r}] must have one loss, accuracy and (if any) held-out accuracy per epoch, got "
+                f"{len(loss)}, {len(acc)} and {len(val)} values"
+            )
+        out[str(key)] = (loss, acc, val)
+    return out
 
 
 def _as_image_list(images: Any) -> list[np.ndarray]:

@@ -237,6 +237,64 @@ def test_show_images_validates(images, titles, error, match):
         widgets.show_images(images, titles)
 
 
+# --------------------------------------------------------------------------- training curves
+def _history(n, *, val=True):
+    """A TrainHistory look-alike of ``n`` epochs (widgets never imports torch)."""
+    loss = np.linspace(2.3, 0.5, n)
+    acc = np.linspace(0.1, 0.95, n)
+    return SimpleNamespace(loss=tuple(loss), accuracy=tuple(acc), val_accuracy=tuple(acc - 0.05) if val else ())
+
+
+def test_training_curves_one_column_per_network():
+    runs = {"vgg_a": _history(5), "facescrub_thumb": _history(3, val=False)}
+    fig = widgets.training_curves(runs, suptitle="curves")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 4  # loss row and accuracy row, two columns
+    assert [fig.axes[i].get_title() for i in (0, 1)] == ["vgg_a", "facescrub_thumb"]
+    loss_line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(loss_line.get_xdata(), np.arange(1, 6))
+    np.testing.assert_allclose(loss_line.get_ydata(), runs["vgg_a"].loss)
+    assert len(fig.axes[2].lines) == 2  # training and held-out accuracy
+    assert len(fig.axes[3].lines) == 1  # no held-out accuracy recorded
+    assert fig.axes[2].get_ylim()[1] > 1.0
+    assert _png(fig).startswith(b"\x89PNG")
+
+
+def test_training_curves_draws_the_reference_dashed():
+    fig = widgets.training_curves(
+        {"net": _history(3)}, reference={"net": _history(8), "other": _history(2)}, label="mine", reference_label="shipped"
+    )
+    assert len(fig.axes) == 2  # "other" is not in histories: ignored
+    styles = [(line.get_label(), line.get_linestyle(), len(line.get_xdata())) for line in fig.axes[0].lines]
+    assert styles == [("loss, mine", "-", 3), ("loss, shipped", "--", 8)]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [
+        "loss, mine", "training batches, mine", "held out, mine", "loss, shipped", "training batches, shipped",
+        "held out, shipped",
+    ]
+
+
+@pytest.mark.parametrize(
+    "histories, error, match",
+    [
+        ({}, ValueError, "at least one training history"),
+        ([_history(2)], TypeError, "dict of network name"),
+        ({"net": object()}, TypeError, r"histories\['net'\] must be a TrainHistory"),
+        ({"net": SimpleNamespace(loss=(), accuracy=(), val_accuracy=())}, ValueError, "at least one epoch"),
+        ({"net": SimpleNamespace(loss=(1.0, 0.5), accuracy=(0.5,), val_accuracy=())}, ValueError, "per epoch"),
+        ({"net": SimpleNamespace(loss=(1.0, 0.5), accuracy=(0.5, 0.6), val_accuracy=(0.1,))}, ValueError, "per epoch"),
+    ],
+)
+def test_training_curves_validates(histories, error, match):
+    with pytest.raises(error, match=match):
+        widgets.training_curves(histories)
+
+
+def test_training_curves_validates_the_reference():
+    with pytest.raises(TypeError, match="reference must be a dict"):
+        widgets.training_curves({"net": _history(2)}, reference=[_history(2)])
+
+
 def test_importing_widgets_loads_neither_torch_nor_pyplot():
     code = "import sys, imgprivacy.widgets; print('torch' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
