@@ -30,7 +30,6 @@ import hashlib
 import io
 import os
 import re
-import secrets
 import types
 import warnings
 import zlib
@@ -41,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ._atomic import publish
 from ._validation import _short, check_image, check_int, check_range_01
 
 __all__ = [
@@ -1068,47 +1068,6 @@ def _encode_png(pixels: np.ndarray, text_chunks: list[tuple[bytes, bytes]] | Non
     return out.getvalue()
 
 
-def _publish(data: bytes, path: Path, overwrite: bool) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then link or replace it into place."""
-    parent = path.parent
-    while True:
-        tmp = parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise FileExistsError(
-                f"{path} already exists; refusing to overwrite it. Pass overwrite=True "
-                "(--force on the command line) to replace it, or choose another name"
-            ) from None
-        except OSError:  # no hard links on this file system: reserve the name, then replace atomically
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path} already exists; refusing to overwrite it. Pass overwrite=True "
-                    "(--force on the command line) to replace it, or choose another name"
-                ) from None
-            os.replace(tmp, path)
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-
-
 def write_png(
     path: str | os.PathLike,
     image: np.ndarray,
@@ -1191,5 +1150,5 @@ def write_png(
     if not parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist; create it first")
     pixels = to_uint(img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img, depth=depth)
-    _publish(_encode_png(pixels, text_chunks), path, overwrite)
+    publish(_encode_png(pixels, text_chunks), path, overwrite=overwrite)
     return path

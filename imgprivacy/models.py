@@ -65,11 +65,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import numbers
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -81,6 +81,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._atomic import publish
 from ._validation import _short, check_images, check_int, check_range_01
 
 __all__ = [
@@ -1374,27 +1375,15 @@ def save_checkpoint(
         ],
         "metadata_json": meta_json,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists() and not overwrite:  # appeared meanwhile
-            raise FileExistsError(f"checkpoint {path} already exists; pass overwrite=True to replace it")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    publish(
+        buffer.getvalue(),
+        path,
+        overwrite=overwrite,
+        exists_message=f"checkpoint {path} already exists; pass overwrite=True to replace it",
+    )
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def load_checkpoint(path: str | os.PathLike, *, device: torch.device | str | None = "cpu") -> Checkpoint:
