@@ -52,8 +52,8 @@ def _collect(inputs: list[str], suffixes: tuple[str, ...]) -> list[Path]:
 
 
 def _outputs(files: list[Path], outdir: Path, force: bool) -> list[Path]:
-    if not outdir.is_dir():
-        raise CLIError(f"output folder {str(outdir)!r} does not exist; create it first")
+    if outdir.exists() and not outdir.is_dir():
+        raise CLIError(f"output folder {str(outdir)!r} is a file; give a folder (it is created if missing)")
     outs = [outdir / (f.stem + ".png") for f in files]
     seen: dict[Path, Path] = {}
     for src, out in zip(files, outs):
@@ -229,6 +229,7 @@ def cmd_protect(args) -> int:
         )
     kcv = _prf.key_check_value(key)
     preps: dict = {}
+    Path(args.output).mkdir(parents=True, exist_ok=True)  # every check passed: now write
     for f, i, img, out in zip(files, ids, loaded, _progress(outs, "protect")):
         geometry = (img.image.shape[:2], img.image.ndim == 2 or img.image.shape[2] in (1, 2))
         if geometry not in preps:
@@ -275,6 +276,7 @@ def cmd_recover(args) -> int:
         if meta.k > len(overlays):
             raise CLIError(f"{str(f)!r} needs k={meta.k} overlays, but the set has {len(overlays)}")
         jobs.append((img, meta))
+    Path(args.output).mkdir(parents=True, exist_ok=True)  # every check passed: now write
     for (img, meta), out in zip(jobs, _progress(outs, "recover")):
         original = krtio.recover(img.image, key, image_id=meta.image_id, overlays=overlays, k=meta.k, alpha=meta.alpha, block=meta.block)
         data.write_png(out, original, depth=meta.source_depth, overwrite=args.force)
@@ -336,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("protect", help="perturb photos with k-RTIO into lossless PNGs")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="existing folder for the protected PNGs")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the protected PNGs (created if missing)")
     p.add_argument("--key", required=True, metavar="KEYFILE", help="key file made by `imgprivacy keygen`")
     p.add_argument("--alpha", type=_alpha_arg, default=0.45, help="weight of the photo, in (0, 1] (default 0.45)")
     p.add_argument("-k", type=_k_arg, default=3, help="overlays mixed into each photo (default 3)")
@@ -349,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recover", help="remove the k-RTIO overlay from protected PNGs")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="protected PNG files or folders")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="existing folder for the recovered PNGs")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the recovered PNGs (created if missing)")
     p.add_argument("--key", required=True, metavar="KEYFILE", help="the key file used to protect them")
     p.add_argument("--overlays", metavar="DIR", help="the overlay folder used to protect them, if not the bundled set")
     p.add_argument("--id", help="image id, if the metadata was stripped")

@@ -168,7 +168,10 @@ def test_refusals_write_nothing(work, capsys, tmp_path):
     refuse(capsys, ["recover", "--key", tmp_path / "other.key", out, "-o", rec], "was protected with another key", [rec])
     refuse(capsys, ["recover", "--key", key, out, "-o", rec, "--alpha", "0.5"], "was protected with --alpha 0.45, but 0.5 was given", [rec])
     refuse(capsys, ["recover", "--key", key, out, "-o", rec, "--block", "4"], "--block (8, 8)", [rec])
-    refuse(capsys, ["recover", "--key", key, out, "-o", tmp_path / "missing"], "does not exist; create it first", [rec])
+    (tmp_path / "afile").write_text("x")
+    refuse(capsys, ["recover", "--key", key, out, "-o", tmp_path / "afile"], "is a file; give a folder", [rec])
+    refuse(capsys, ["recover", "--key", tmp_path / "other.key", out, "-o", tmp_path / "new" / "rec"], "another key", [tmp_path])
+    assert not (tmp_path / "new").exists()  # a refused run creates no folder either
     refuse(capsys, ["recover", "--key", tmp_path / "nokey", out, "-o", rec], "not found; create one with `imgprivacy keygen", [rec])
     # existing outputs are not overwritten without --force, and stay byte-identical
     snapshot = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -222,6 +225,12 @@ def test_installed_entry_point(tmp_path):
     assert "keygen" in done.stdout and "protect" in done.stdout and "recover" in done.stdout
     done = subprocess.run([sys.executable, "-m", "imgprivacy.cli", "keygen", str(tmp_path / "k")], capture_output=True, text=True)
     assert done.returncode == 0 and "key check value" in done.stdout
+
+
+def test_output_folder_is_created_after_the_checks(work):
+    target = work / "a" / "b"
+    assert run("protect", "--key", work / "my.key", work / "photos", "-o", target) == 0
+    assert listing(target) == ["coffee.png", "rocket.png"]
 
 
 def test_exported_overlay_set_recovers_default_protected_photos(work, capsys):
