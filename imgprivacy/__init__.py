@@ -2,11 +2,11 @@
 
 Implements and attacks the two schemes of "On the (Im)Practicality of
 Adversarial Perturbation for Image Privacy" (PoPETS 2021): k-Randomized
-Transparent Image Overlays (:mod:`imgprivacy.krtio`) and, in later modules,
-Universal Ensemble Perturbation.
+Transparent Image Overlays (:mod:`imgprivacy.krtio`) and Universal Ensemble Perturbation
+(:mod:`imgprivacy.uep`).
 
-Importing this package is cheap: it never imports torch, and the widget
-and command-line modules load on first use.
+Importing this package is cheap: it never imports torch, and the widget,
+command-line, model and UEP modules load on first use.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ __all__ = [
     "models",
     "read_key",
     "targets",
+    "uep",
     "widgets",
     "write_key",
 ]
 
-_LAZY = {"widgets", "cli", "models"}
+_LAZY = {"widgets", "cli", "models", "uep"}
 
 
 def __getattr__(name: str):
