@@ -1,8 +1,8 @@
 """Interactive explorers (ipywidgets) and the figure helpers the notebooks use.
 
 Wiring only: every number and image shown here comes from
-:mod:`imgprivacy.krtio`, :mod:`imgprivacy.attacks` and
-:mod:`imgprivacy.metrics` (training curves: from the histories that
+:mod:`imgprivacy.krtio`, :mod:`imgprivacy.uep`, :mod:`imgprivacy.attacks`,
+:mod:`imgprivacy.metrics` and the targets' ``predict`` (training curves: from the histories that
 :mod:`imgprivacy.models` records); this module holds no algorithm.  Figures are
 plain :class:`matplotlib.figure.Figure` objects that are not registered
 with pyplot, so building one never opens a window, works under any backend
@@ -32,16 +32,24 @@ from ._validation import check_alpha, check_block, check_image, check_images, ch
 
 __all__ = [
     "ALPHA_RANGE",
+    "BETA_RANGE",
     "BLOCK_CHOICES",
     "BSSExplorer",
     "BSSView",
     "ExplorerView",
     "KRTIOExplorer",
+    "LAM_RANGE",
+    "MedianExplorer",
+    "MedianView",
     "N_RANGE",
+    "UEPExplorer",
+    "UEPView",
     "bss_explorer",
     "krtio_explorer",
+    "median_explorer",
     "show_images",
     "training_curves",
+    "uep_explorer",
 ]
 
 #: Block sides (pixels) offered by the explorer.
@@ -1013,3 +1021,552 @@ def bss_explorer(
         attack=bool(attack), use_krtio=bool(use_krtio), seed=int(seed), key=key, k=int(k), block=block,
         show=int(show),
     )
+
+
+# --------------------------------------------------------------------------- shared by the UEP and median explorers
+def _face_stack(faces: Any, name: str, *, minimum: int = 1):
+    """``(stack, labels, names)`` from a FaceSet, a stack or a list of photos of one shape."""
+    labels = subject_names = None
+    if hasattr(faces, "images"):
+        stack = faces.images
+        labels, subject_names = getattr(faces, "labels", None), getattr(faces, "names", None)
+    else:
+        stack = faces
+    if isinstance(stack, np.ndarray) and _is_single(stack):
+        stack = [stack]
+    if isinstance(stack, (list, tuple, np.ndarray)) and len(stack) < minimum:
+        raise ValueError(f"{name} must hold at least {minimum} photo{'s' if minimum > 1 else ''}, got {len(stack)}")
+    items = check_images(stack if isinstance(stack, np.ndarray) else list(stack), name, channels=(1, 3))
+    shapes = {im.shape for im in items}
+    if len(shapes) > 1:
+        raise ValueError(f"{name} must all have the same shape, got {sorted(shapes)}; resize or crop them first")
+    images = np.stack([im[..., 0] if im.ndim == 3 and im.shape[2] == 1 else im for im in items])
+    return images, labels, subject_names
+
+
+def _check_labels(labels: Any, n: int, name: str = "labels") -> np.ndarray | None:
+    if labels is None:
+        return None
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValueError(f"{name} must have one label per photo ({n}), got shape {arr.shape}")
+    return arr
+
+
+def _check_targets(targets: Any) -> dict[str, Any]:
+    if targets is None:
+        return {}
+    if not isinstance(targets, Mapping):
+        raise TypeError(f"targets must be a dict of name to fitted recogniser, got {type(targets).__name__}")
+    for key, target in targets.items():
+        if not callable(getattr(target, "predict", None)):
+            raise TypeError(f"targets[{key!r}] must have a predict(images) method, got {type(target).__name__}")
+    return {str(k): v for k, v in targets.items()}
+
+
+def _label_text(label: Any, names: Any) -> str:
+    if names is not None:
+        try:
+            return str(names[int(label)])
+        except (IndexError, KeyError, TypeError, ValueError):
+            pass
+    return str(label)
+
+
+def _imshow(ax, img: np.ndarray, title: str) -> None:
+    ax.set_axis_off()
+    if img.ndim == 2:
+        ax.imshow(img, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(np.clip(img, 0.0, 1.0), interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+
+
+# --------------------------------------------------------------------------- UEP explorer
+#: Range of the UEP explorer's beta slider (the paper's Fig. 6 and 8 go to 5).
+BETA_RANGE = (0.0, 5.0)
+
+
+@dataclass(frozen=True)
+class UEPView:
+    """What :class:`UEPExplorer` drew last: the settings and the library's results.
+
+    Attributes
+    ----------
+    index : int
+        Position of the photo in the stack.
+    beta : float
+        Strength of the UEP (Eq. 4).
+    stored : bool
+        Whether the perturbed photo went through 8-bit PNG storage
+        (:func:`imgprivacy.data.storage_roundtrip`) before :func:`imgprivacy.uep.remove`.
+    label : object or None
+        The photo's true label, if known.
+    original, perturbed, recovered : ndarray
+        The photo, :func:`imgprivacy.uep.apply` (after storage when ``stored``)
+        and :func:`imgprivacy.uep.remove` of it.
+    psnr_perturbed, ssim_perturbed, psnr_recovered, ssim_recovered : float
+        Perturbed and recovered photo against the original (:mod:`imgprivacy.metrics`).
+    predictions : dict of str to ndarray of shape (3,)
+        Each target's ``predict`` of the original, perturbed and recovered photo.
+    """
+
+    index: int
+    beta: float
+    stored: bool
+    label: Any
+    original: np.ndarray
+    perturbed: np.ndarray
+    recovered: np.ndarray
+    psnr_perturbed: float
+    ssim_perturbed: float
+    psnr_recovered: float
+    ssim_recovered: float
+    predictions: dict
+
+    def fooled(self, target: str) -> bool | None:
+        """Whether ``target`` names the perturbed photo wrongly (``None`` without a label)."""
+        return None if self.label is None else bool(self.predictions[target][1] != self.label)
+
+
+class UEPExplorer(ipywidgets.VBox):
+    """A β slider wired to apply and remove a learned UEP on one photo, with every target's answer.
+
+    Build it with :func:`uep_explorer`.  Every change of a control redraws
+    the panels (original, ``delta``, perturbed, recovered) and the table of
+    the targets' predictions.
+
+    Attributes
+    ----------
+    controls : dict of str to ipywidgets.Widget
+        ``"index"`` (only for a stack), ``"beta"`` and ``"stored"``.
+    status : ipywidgets.HTML
+        The targets' predictions, or the library's message when a setting is refused.
+    output : ipywidgets.Output
+    figure : matplotlib.figure.Figure or None
+    view : UEPView or None
+    draws : int
+    """
+
+    def __init__(self, images, delta, *, targets, labels, names, beta: float, stored: bool, index: int):
+        super().__init__()
+        self._images, self._delta, self._targets = images, delta, targets
+        self._labels, self._names = labels, names
+        self.figure: Figure | None = None
+        self.view: UEPView | None = None
+        self.draws = 0
+        style = {"description_width": "initial"}
+        controls: dict[str, ipywidgets.Widget] = {}
+        if len(images) > 1:
+            controls["index"] = ipywidgets.IntSlider(
+                value=index, min=0, max=len(images) - 1, description="photo", continuous_update=False, style=style
+            )
+        controls["beta"] = ipywidgets.FloatSlider(
+            value=beta, min=BETA_RANGE[0], max=BETA_RANGE[1], step=0.25, description="β (strength)",
+            continuous_update=False, style=style,
+        )
+        controls["stored"] = ipywidgets.Checkbox(
+            value=stored, description="store as 8-bit PNG before removing", indent=False
+        )
+        self.controls = controls
+        self.status = ipywidgets.HTML()
+        self.output = ipywidgets.interactive_output(self._draw, controls)
+        self.children = (
+            ipywidgets.HBox(list(controls.values()), layout=ipywidgets.Layout(flex_flow="row wrap")),
+            self.status,
+            self.output,
+        )
+
+    def _draw(self, beta: float, stored: bool, index: int = 0) -> None:
+        from . import data, uep
+
+        beta = round(float(beta), 4)
+        image = self._images[index]
+        try:
+            perturbed = uep.apply(image, self._delta, beta=beta)
+            if stored:
+                perturbed = data.storage_roundtrip(perturbed)
+            recovered = uep.remove(perturbed, self._delta, beta=beta)
+            trio = np.stack([image, perturbed, recovered])
+            predictions = {name: np.asarray(t.predict(trio)) for name, t in self._targets.items()}
+        except (ValueError, TypeError) as exc:
+            self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+            return
+        label = None if self._labels is None else self._labels[index]
+        view = UEPView(
+            index=int(index), beta=beta, stored=bool(stored), label=label, original=image, perturbed=perturbed,
+            recovered=recovered, psnr_perturbed=metrics.psnr(image, perturbed), ssim_perturbed=metrics.ssim(image, perturbed),
+            psnr_recovered=metrics.psnr(image, recovered), ssim_recovered=metrics.ssim(image, recovered),
+            predictions=predictions,
+        )
+        self.status.value = self._table(view)
+        fig = self._figure(view)
+        self.figure, self.view = fig, view
+        self.draws += 1
+        _display(fig)
+
+    def _answer(self, predicted: Any, label: Any) -> str:
+        text = html.escape(_label_text(predicted, self._names))
+        if label is None:
+            return text
+        return f"✓ {text}" if predicted == label else f"<b>✗ {text}</b>"
+
+    def _table(self, view: UEPView) -> str:
+        who = "" if view.label is None else f" · true: {html.escape(_label_text(view.label, self._names))}"
+        head = f"photo {view.index}{who} · β = {view.beta:.2f}" + (" · stored as 8-bit PNG" if view.stored else "")
+        if not view.predictions:
+            return html.escape(head)
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td>" + "".join(f"<td>{self._answer(p, view.label)}</td>" for p in preds) + "</tr>"
+            for name, preds in view.predictions.items()
+        )
+        return (
+            f"{html.escape(head)}<table><tr><th>target</th><th>original</th><th>perturbed</th><th>recovered</th></tr>"
+            f"{rows}</table>"
+        )
+
+    def _figure(self, view: UEPView) -> Figure:
+        fig = Figure(figsize=(11.0, 3.1), layout="constrained")
+        axes = fig.subplots(1, 4)
+        delta = np.asarray(getattr(self._delta, "delta", self._delta), dtype=np.float32)
+        _imshow(axes[0], view.original, "original" + ("" if view.label is None else f"\n{_label_text(view.label, self._names)}"))
+        shown = delta if delta.ndim == 2 else delta.mean(axis=2)
+        lim = max(float(np.abs(shown).max()), 1e-6)
+        axes[1].imshow(shown, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        axes[1].set_axis_off()
+        axes[1].set_title(f"δ (tanh space, ±{lim:.2f})\n×β = {view.beta:.2f}", fontsize=9)
+        _imshow(axes[2], view.perturbed, f"perturbed{' (8-bit)' if view.stored else ''}\n"
+                f"{_fmt_psnr(view.psnr_perturbed)} · SSIM {view.ssim_perturbed:.3f}")
+        _imshow(axes[3], view.recovered, f"recovered with δ\n{_fmt_psnr(view.psnr_recovered)} · SSIM {view.ssim_recovered:.3f}")
+        return fig
+
+
+def uep_explorer(
+    faces: Any,
+    delta: Any,
+    *,
+    targets: Mapping[str, Any] | None = None,
+    labels: Any = None,
+    beta: float = 2.0,
+    stored: bool = True,
+    index: int = 0,
+) -> UEPExplorer:
+    """Explore a learned UEP: perturbed and recovered photo for any β, and what every target answers.
+
+    The photo is perturbed with :func:`imgprivacy.uep.apply`, optionally
+    stored as an 8-bit PNG (:func:`imgprivacy.data.storage_roundtrip`) and
+    recovered with :func:`imgprivacy.uep.remove`; the titles give PSNR and
+    SSIM against the original, the table each target's ``predict`` of the
+    original, perturbed and recovered photo (✗: wrong person).
+
+    Controls: the photo (for a stack), β (0 to 5, step 0.25) and "store as
+    8-bit PNG before removing".
+
+    Parameters
+    ----------
+    faces : ndarray of shape (N, H, W) or (N, H, W, 3), one photo, list of photos, or FaceSet
+        Float photos in [0, 1] of one shape.  A face set (anything with
+        ``images``, ``labels`` and ``names``) gives the true labels and names.
+    delta : ndarray or UEPResult
+        The learned perturbation (:func:`imgprivacy.uep.learn`); resized to
+        the photos by :func:`imgprivacy.uep.apply` when the sizes differ.
+    targets : dict of str to recogniser, optional
+        Fitted recognisers with ``predict(images)`` (:mod:`imgprivacy.targets`),
+        by display name.  Each is called once per redraw on three photos.
+    labels : array-like of shape (N,), optional
+        True labels (default: the face set's), as the targets predict them.
+    beta : float, default 2.0
+        Initial strength, in [0, 5].
+    stored : bool, default True
+        Whether storage is initially on.
+    index : int, default 0
+        Initial photo.
+
+    Returns
+    -------
+    UEPExplorer
+        An :class:`ipywidgets.VBox`; display it as a cell's value.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For malformed photos, ``delta``, targets or labels, or an initial
+        setting outside the controls' range.
+
+    Examples
+    --------
+    Skipped here because, outside a kernel, ipywidgets writes terminal
+    escape codes on every redraw; ``tests/test_widgets.py`` runs the same.
+
+    >>> rng = np.random.default_rng(0)
+    >>> faces = rng.random((3, 8, 8), dtype=np.float32)
+    >>> w = uep_explorer(faces, rng.normal(size=(8, 8)).astype(np.float32))  # doctest: +SKIP
+    >>> w.controls["beta"].value = 1.0  # redraws  # doctest: +SKIP
+    >>> w.view.beta, w.view.ssim_recovered > 0.99  # doctest: +SKIP
+    (1.0, True)
+    """
+    from . import uep
+
+    images, set_labels, names = _face_stack(faces, "faces")
+    labels = _check_labels(set_labels if labels is None else labels, len(images))
+    targets = _check_targets(targets)
+    beta = float(beta) if isinstance(beta, numbers.Real) and not isinstance(beta, bool) else beta
+    if not isinstance(beta, float) or not BETA_RANGE[0] <= beta <= BETA_RANGE[1]:
+        raise ValueError(f"beta must be a number in [{BETA_RANGE[0]}, {BETA_RANGE[1]}] for the explorer, got {beta!r}")
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < len(images):
+        raise ValueError(f"index must be an integer in [0, {len(images) - 1}], got {index!r}")
+    uep.apply(images[0], delta, beta=1.0)  # the library's own checks of delta, before any widget is built
+    return UEPExplorer(images, delta, targets=targets, labels=labels, names=names, beta=beta, stored=bool(stored),
+                       index=int(index))
+
+
+# --------------------------------------------------------------------------- median explorer
+#: Range of the median explorer's lambda slider (the paper's Fig. 15 sweeps 0.40-0.56).
+LAM_RANGE = (0.30, 0.70)
+
+
+@dataclass(frozen=True)
+class MedianView:
+    """What :class:`MedianExplorer` drew last: the settings and the library's results.
+
+    Attributes
+    ----------
+    lam : float
+        Weight of the photo in :func:`imgprivacy.attacks.median_removal`.
+    n : int
+        Perturbed photos the attacker holds (the median is taken over them).
+    seed : int
+        Seed of ``np.random.default_rng`` that drew them.
+    held : ndarray of int, shape (n,)
+        Their positions in the stack.
+    estimate : ndarray of shape (H, W[, C])
+        :func:`imgprivacy.attacks.median_estimate` of the photos held.
+    attacked : ndarray of shape (N, H, W[, C])
+        :func:`imgprivacy.attacks.median_removal` of **all** photos.
+    baseline, recognition : dict of str to float
+        Each target's recognition rate on the perturbed and on the attacked photos
+        (empty without labels).
+    predictions : dict of str to ndarray of shape (N,)
+        Each target's ``predict`` of the attacked photos.
+    ssim_perturbed, ssim_attacked : ndarray of shape (N,) or None
+        SSIM to the clean photos, when they were given.
+    """
+
+    lam: float
+    n: int
+    seed: int
+    held: np.ndarray
+    estimate: np.ndarray
+    attacked: np.ndarray
+    baseline: dict
+    recognition: dict
+    predictions: dict
+    ssim_perturbed: np.ndarray | None
+    ssim_attacked: np.ndarray | None
+
+
+class MedianExplorer(ipywidgets.VBox):
+    """λ and n sliders wired to the median attack of section 6.3, with every target's recognition.
+
+    Build it with :func:`median_explorer`.
+
+    Attributes
+    ----------
+    controls : dict of str to ipywidgets.Widget
+        ``"lam"``, ``"n"`` and ``"seed"``.
+    status : ipywidgets.HTML
+        Recognition per target, without and with the attack.
+    output : ipywidgets.Output
+    figure : matplotlib.figure.Figure or None
+    view : MedianView or None
+    draws : int
+    """
+
+    def __init__(self, perturbed, *, originals, targets, labels, names, lam, n, seed, show):
+        super().__init__()
+        self._perturbed, self._originals, self._targets = perturbed, originals, targets
+        self._labels, self._names, self._show = labels, names, show
+        self._baseline: dict[str, float] | None = None
+        self._ssim_perturbed = None
+        if originals is not None:
+            self._ssim_perturbed = np.array([metrics.ssim(a, b) for a, b in zip(originals, perturbed)])
+        self.figure: Figure | None = None
+        self.view: MedianView | None = None
+        self.draws = 0
+        style = {"description_width": "initial"}
+        controls = {
+            "lam": ipywidgets.FloatSlider(
+                value=lam, min=LAM_RANGE[0], max=LAM_RANGE[1], step=0.01, description="λ (photo weight)",
+                continuous_update=False, style=style,
+            ),
+            "n": ipywidgets.IntSlider(
+                value=n, min=1, max=len(perturbed), description="n (photos held)", continuous_update=False, style=style
+            ),
+            "seed": ipywidgets.IntSlider(
+                value=seed, min=0, max=max(99, seed), description="draw (seed)", continuous_update=False, style=style
+            ),
+        }
+        self.controls = controls
+        self.status = ipywidgets.HTML()
+        self.output = ipywidgets.interactive_output(self._draw, controls)
+        self.children = (
+            ipywidgets.HBox(list(controls.values()), layout=ipywidgets.Layout(flex_flow="row wrap")),
+            self.status,
+            self.output,
+        )
+
+    def _draw(self, lam: float, n: int, seed: int) -> None:
+        lam = round(float(lam), 4)
+        try:
+            held = np.sort(np.random.default_rng(seed).choice(len(self._perturbed), size=n, replace=False))
+            estimate = attacks.median_estimate(self._perturbed[held])
+            attacked = attacks.median_removal(self._perturbed, estimate, lam=lam)
+            predictions = {name: np.asarray(t.predict(attacked)) for name, t in self._targets.items()}
+            if self._baseline is None and self._labels is not None:
+                self._baseline = {
+                    name: metrics.recognition_rate(t, self._perturbed, self._labels) for name, t in self._targets.items()
+                }
+        except (ValueError, TypeError) as exc:
+            self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+            return
+        recognition = {} if self._labels is None else {k: float(np.mean(p == self._labels)) for k, p in predictions.items()}
+        ssim_attacked = None
+        if self._originals is not None:
+            ssim_attacked = np.array([metrics.ssim(a, b) for a, b in zip(self._originals, attacked)])
+        view = MedianView(
+            lam=lam, n=int(n), seed=int(seed), held=held, estimate=estimate, attacked=attacked,
+            baseline=dict(self._baseline or {}), recognition=recognition, predictions=predictions,
+            ssim_perturbed=self._ssim_perturbed, ssim_attacked=ssim_attacked,
+        )
+        self.status.value = html.escape(self._status_text(view))
+        fig = self._figure(view)
+        self.figure, self.view = fig, view
+        self.draws += 1
+        _display(fig)
+
+    def _status_text(self, view: MedianView) -> str:
+        parts = [f"median of {view.n} of the {len(self._perturbed)} perturbed photos (seed {view.seed}), λ = {view.lam:.2f}"]
+        for name in view.recognition:
+            parts.append(f"{name}: {view.baseline[name]:.2f} → {view.recognition[name]:.2f}")
+        if view.ssim_attacked is not None:
+            parts.append(f"mean SSIM to the clean photos {view.ssim_perturbed.mean():.3f} → {view.ssim_attacked.mean():.3f}")
+        return " · ".join(parts)
+
+    def _figure(self, view: MedianView) -> Figure:
+        m = min(self._show, len(self._perturbed))
+        rows = [("perturbed", self._perturbed, view.ssim_perturbed), ("attacked", view.attacked, view.ssim_attacked)]
+        if self._originals is not None:
+            rows.insert(0, ("clean", self._originals, None))
+        fig = Figure(figsize=(1.9 * (m + 1) + 0.4, 2.4 * len(rows) + 0.6), layout="constrained")
+        axes = fig.subplots(len(rows), m + 1, squeeze=False)
+        for ax in axes.ravel():
+            ax.set_axis_off()
+        marks = list(view.predictions)
+        for r, (what, stack, ssim) in enumerate(rows):
+            for j in range(m):
+                title = what if ssim is None else f"{what}\nSSIM {ssim[j]:.2f}"
+                if what == "clean" and self._labels is not None:
+                    title += f"\n{_label_text(self._labels[j], self._names)}"
+                if what == "attacked" and self._labels is not None and marks:
+                    title += "\n" + " ".join("✓" if view.predictions[k][j] == self._labels[j] else "✗" for k in marks)
+                _imshow(axes[r, j], stack[j], title)
+        _imshow(axes[0, m], view.estimate, f"median of {view.n}\n(the estimate δ')")
+        _imshow(axes[1, m], 1.0 - view.estimate, "its inverse\n1 − median")
+        head = f"x = λ·x' + (1 − λ)·(1 − median), λ = {view.lam:.2f}"
+        if view.recognition:
+            head += "\nrecognised, perturbed → attacked: " + ", ".join(
+                f"{k} {view.baseline[k]:.2f} → {v:.2f}" for k, v in view.recognition.items()
+            )
+            head += f"\n(✓/✗ under each attacked photo: {', '.join(marks)})"
+        fig.suptitle(head, fontsize=10)
+        return fig
+
+
+def median_explorer(
+    perturbed: Any,
+    *,
+    labels: Any = None,
+    targets: Mapping[str, Any] | None = None,
+    originals: Any = None,
+    lam: float = 0.5,
+    n_images: int = 10,
+    seed: int = 0,
+    show: int = 5,
+) -> MedianExplorer:
+    """Explore the median attack (section 6.3): estimate a shared perturbation from ``n`` photos, remove it with λ.
+
+    The attacker holds ``n`` of the perturbed photos (drawn with ``seed``),
+    takes their median (:func:`imgprivacy.attacks.median_estimate`) and
+    blends its inverse into **all** photos
+    (:func:`imgprivacy.attacks.median_removal`).  The figure shows the
+    median, its inverse and a few photos before and after; the status line
+    and the title give each target's recognition rate without and with the
+    attack (:func:`imgprivacy.metrics.recognition_rate` on all photos).
+
+    Controls: λ (0.30 to 0.70, step 0.01), n (1 to the number of photos)
+    and the seed of the draw.
+
+    Parameters
+    ----------
+    perturbed : ndarray of shape (N, H, W) or (N, H, W, 3), or list of photos
+        Float photos in [0, 1] of one shape believed to share one perturbation.
+    labels : array-like of shape (N,), optional
+        True labels, as the targets predict them; without them no rate is shown.
+    targets : dict of str to recogniser, optional
+        Fitted recognisers with ``predict(images)``, by display name.  Each is
+        called once per redraw on all ``N`` photos (and once more, the first
+        time, on the perturbed photos): keep ``N`` small for slow ones.
+    originals : ndarray of shape (N, H, W[, C]), optional
+        The clean photos, for a row of them and SSIM in the titles (the
+        attacker does not have them).
+    lam : float, default 0.5
+        Initial λ, in [0.30, 0.70].
+    n_images : int, default 10
+        Initial number of photos held, in [1, N].
+    seed : int, default 0
+        Initial seed of the draw.
+    show : int, default 5
+        Photos drawn in the figure.
+
+    Returns
+    -------
+    MedianExplorer
+        An :class:`ipywidgets.VBox`; display it as a cell's value.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For malformed photos, labels or targets, or an initial setting outside
+        the controls' range.
+
+    Examples
+    --------
+    Skipped here because, outside a kernel, ipywidgets writes terminal
+    escape codes on every redraw; ``tests/test_widgets.py`` runs the same.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random((6, 8, 8), dtype=np.float32)
+    >>> w = median_explorer(x, n_images=4)  # doctest: +SKIP
+    >>> w.controls["lam"].value = 0.45  # redraws  # doctest: +SKIP
+    >>> w.view.lam, w.view.attacked.shape  # doctest: +SKIP
+    (0.45, (6, 8, 8))
+    """
+    images, set_labels, names = _face_stack(perturbed, "perturbed")
+    labels = _check_labels(set_labels if labels is None else labels, len(images))
+    targets = _check_targets(targets)
+    if originals is not None:
+        clean, _, _ = _face_stack(originals, "originals")
+        if clean.shape != images.shape:
+            raise ValueError(f"originals must have the shape of perturbed, {images.shape}, got {clean.shape}")
+        originals = clean
+    lam = check_alpha(lam, "lam")
+    if not LAM_RANGE[0] <= lam <= LAM_RANGE[1]:
+        raise ValueError(f"lam must be in [{LAM_RANGE[0]}, {LAM_RANGE[1]}] for the explorer, got {lam}")
+    if isinstance(n_images, bool) or not isinstance(n_images, numbers.Integral) or not 1 <= n_images <= len(images):
+        raise ValueError(f"n_images must be an integer in [1, {len(images)}], got {n_images!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(show, bool) or not isinstance(show, numbers.Integral) or show < 1:
+        raise ValueError(f"show must be a positive integer, got {show!r}")
+    return MedianExplorer(images, originals=originals, targets=targets, labels=labels, names=names, lam=float(lam),
+                          n=int(n_images), seed=int(seed), show=int(show))

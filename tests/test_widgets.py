@@ -529,3 +529,171 @@ def test_bss_explorer_validates_its_inputs(stack, overlays, kwargs, error, match
 def test_bss_explorer_refuses_bad_photos(faces, overlays, error, match):
     with pytest.raises(error, match=match):
         widgets.bss_explorer(faces, overlays=overlays, n_images=2, block=4)
+
+
+# --------------------------------------------------------------------------- UEP explorer
+class _Bright:
+    """A 'recogniser' that says 1 when a photo's mean is above 0.5, else 0; counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict(self, images):
+        self.calls += 1
+        return (np.asarray(images).reshape(len(images), -1).mean(axis=1) > 0.5).astype(int)
+
+
+@pytest.fixture
+def delta(rng):
+    return rng.normal(scale=0.5, size=(8, 8)).astype(np.float32)  # resized to the photos by uep.apply
+
+
+@pytest.fixture
+def uep_w(stack, delta):
+    return widgets.uep_explorer(stack, delta, targets={"bright": _Bright()}, labels=np.arange(12) % 2, beta=2.0)
+
+
+def test_uep_explorer_shows_what_the_library_computes(uep_w, stack, delta):
+    from imgprivacy import data, uep
+
+    assert uep_w.draws == 1 and isinstance(uep_w.figure, Figure)
+    assert set(uep_w.controls) == {"index", "beta", "stored"}
+    perturbed = data.storage_roundtrip(uep.apply(stack[0], delta, beta=2.0))
+    np.testing.assert_array_equal(uep_w.view.perturbed, perturbed)
+    np.testing.assert_array_equal(uep_w.view.recovered, uep.remove(perturbed, delta, beta=2.0))
+    assert uep_w.view.ssim_perturbed == pytest.approx(metrics.ssim(stack[0], perturbed))
+    titles = [ax.get_title() for ax in uep_w.figure.axes]
+    assert len(titles) == 4 and titles[1].startswith("δ") and "SSIM" in titles[2] and "SSIM" in titles[3]
+    expected = _Bright().predict(np.stack([stack[0], perturbed, uep_w.view.recovered]))
+    np.testing.assert_array_equal(uep_w.view.predictions["bright"], expected)
+    assert "<table>" in uep_w.status.value and "bright" in uep_w.status.value
+    assert _png(uep_w.figure).startswith(b"\x89PNG")
+
+
+def test_uep_beta_and_storage_redraw(uep_w, stack, delta):
+    from imgprivacy import uep
+
+    uep_w.controls["stored"].value = False
+    uep_w.controls["beta"].value = 0.0
+    assert uep_w.draws == 3 and uep_w.view.beta == 0.0 and not uep_w.view.stored
+    np.testing.assert_allclose(uep_w.view.perturbed, stack[0], atol=1e-6)  # beta = 0: no perturbation
+    uep_w.controls["beta"].value = 3.0
+    np.testing.assert_array_equal(uep_w.view.perturbed, uep.apply(stack[0], delta, beta=3.0))
+    assert uep_w.view.ssim_recovered > 0.999  # float recovery is exact
+    uep_w.controls["index"].value = 5
+    assert uep_w.view.index == 5 and uep_w.view.label == 1
+
+
+def test_uep_explorer_face_set_and_no_targets(stack, delta):
+    faces = SimpleNamespace(images=stack, labels=np.arange(12) % 3, names=["ann", "bob", "cy"])
+    w = widgets.uep_explorer(faces, delta)
+    assert w.view.label == 0 and w.view.predictions == {}
+    assert "ann" in w.figure.axes[0].get_title()
+    w1 = widgets.uep_explorer(stack[0], delta)  # one photo: no photo slider
+    assert "index" not in w1.controls
+
+
+def test_uep_refusal_is_reported_not_raised(uep_w, monkeypatch):
+    from imgprivacy import uep
+
+    def refuse(*args, **kwargs):
+        raise ValueError("beta is refused")
+
+    monkeypatch.setattr(uep, "apply", refuse)
+    uep_w.controls["beta"].value = 1.0
+    assert uep_w.draws == 1 and "Not drawn" in uep_w.status.value and "refused" in uep_w.status.value
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"beta": 6.0}, ValueError, "beta must be"),
+        ({"beta": "2"}, ValueError, "beta must be"),
+        ({"index": 12}, ValueError, "index must be"),
+        ({"labels": [0, 1]}, ValueError, "one label per photo"),
+        ({"targets": [1]}, TypeError, "targets must be a dict"),
+        ({"targets": {"x": object()}}, TypeError, "predict"),
+    ],
+)
+def test_uep_explorer_validates_its_inputs(stack, delta, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        widgets.uep_explorer(stack, delta, **kwargs)
+
+
+def test_uep_explorer_refuses_bad_delta_and_photos(stack):
+    with pytest.raises((ValueError, TypeError), match="delta"):
+        widgets.uep_explorer(stack, np.zeros((4, 4, 4, 4), np.float32))
+    with pytest.raises(TypeError, match="floating-point"):
+        widgets.uep_explorer(np.zeros((3, 8, 8), np.uint8), np.zeros((8, 8), np.float32))
+
+
+# --------------------------------------------------------------------------- median explorer
+@pytest.fixture
+def med(stack, delta):
+    from imgprivacy import uep
+
+    perturbed = uep.apply(stack, delta, beta=2.0)
+    target = _Bright()
+    w = widgets.median_explorer(perturbed, labels=np.arange(12) % 2, targets={"bright": target}, originals=stack,
+                                n_images=5, show=3)
+    return w, perturbed, target
+
+
+def test_median_explorer_shows_what_the_library_computes(med):
+    w, perturbed, target = med
+    assert w.draws == 1 and set(w.controls) == {"lam", "n", "seed"}
+    held = np.sort(np.random.default_rng(0).choice(12, size=5, replace=False))
+    np.testing.assert_array_equal(w.view.held, held)
+    estimate = attacks.median_estimate(perturbed[held])
+    np.testing.assert_array_equal(w.view.estimate, estimate)
+    np.testing.assert_array_equal(w.view.attacked, attacks.median_removal(perturbed, estimate, lam=0.5))
+    labels = np.arange(12) % 2
+    assert w.view.recognition["bright"] == metrics.recognition_rate(_Bright(), w.view.attacked, labels)
+    assert w.view.baseline["bright"] == metrics.recognition_rate(_Bright(), perturbed, labels)
+    titles = [ax.get_title() for ax in w.figure.axes]
+    assert len(titles) == 3 * 4  # clean, perturbed, attacked rows; 3 photos + the median column
+    assert titles[3].startswith("median of 5") and titles[7].startswith("its inverse")
+    assert "bright" in w.status.value and "→" in w.status.value
+    assert _png(w.figure).startswith(b"\x89PNG")
+
+
+def test_median_sliders_redraw_and_baseline_is_computed_once(med):
+    w, perturbed, target = med
+    calls = target.calls  # one for the attacked photos, one for the baseline
+    w.controls["lam"].value = 0.45
+    w.controls["n"].value = 12
+    assert w.draws == 3 and w.view.lam == 0.45 and w.view.n == 12
+    assert target.calls == calls + 2  # one predict per redraw
+    np.testing.assert_array_equal(w.view.estimate, attacks.median_estimate(perturbed))
+    w.controls["seed"].value = 3
+    assert w.view.seed == 3
+
+
+def test_median_explorer_without_labels_or_targets(stack):
+    w = widgets.median_explorer(stack, n_images=2)
+    assert w.view.recognition == {} and w.view.ssim_attacked is None
+    assert len(w.figure.axes) == 2 * 6  # perturbed and attacked rows; 5 photos + the median column
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"lam": 0.8}, ValueError, "lam must be"),
+        ({"lam": 0.0}, ValueError, "lam must be"),
+        ({"n_images": 13}, ValueError, "n_images must be"),
+        ({"n_images": 0}, ValueError, "n_images must be"),
+        ({"seed": -1}, ValueError, "seed must be"),
+        ({"show": 0}, ValueError, "show must be"),
+        ({"labels": [1, 2]}, ValueError, "one label per photo"),
+        ({"originals": np.zeros((2, 16, 16), np.float32)}, ValueError, "originals must have the shape"),
+        ({"targets": {"x": 1}}, TypeError, "predict"),
+    ],
+)
+def test_median_explorer_validates_its_inputs(stack, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        widgets.median_explorer(stack, **kwargs)
+
+
+def test_median_explorer_refuses_mixed_shapes(rng):
+    with pytest.raises(ValueError, match="same shape"):
+        widgets.median_explorer([rng.random((8, 8), dtype=np.float32), rng.random((9, 8), dtype=np.float32)])
