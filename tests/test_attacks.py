@@ -14,11 +14,6 @@ KEY = bytes(range(16))
 
 
 @pytest.fixture(scope="module")
-def faces():
-    return ip.data.load_faces("olivetti")
-
-
-@pytest.fixture(scope="module")
 def fitted():
     # the 30 default overlays fitted to a grey 64x64 face, as k-RTIO fits them
     return ip.krtio.prepare_overlays(ip.data.overlay_set(), (64, 64), block=8)

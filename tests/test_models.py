@@ -23,11 +23,6 @@ def rng():
 
 
 @pytest.fixture(scope="module")
-def faces():
-    return ip.data.load_faces("olivetti")
-
-
-@pytest.fixture(scope="module")
 def tiny_ensemble():
     """A 2-epoch ensemble on random 16x16 "faces" (the content does not matter for round trips)."""
     rng = np.random.default_rng(1)

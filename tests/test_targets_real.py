@@ -36,11 +36,6 @@ EXTRA = r'pip install -e "\.\[recognizer\]"'
 
 
 @pytest.fixture(scope="module")
-def faces():
-    return ip.data.load_faces("olivetti")
-
-
-@pytest.fixture(scope="module")
 def recognizer(faces):
     return ip.targets.DlibRecognizer().fit(faces.images, faces.labels)  # about 30 s
 

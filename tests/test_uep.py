@@ -27,11 +27,6 @@ def rng():
 
 
 @pytest.fixture(scope="module")
-def faces():
-    return ip.data.load_faces("olivetti")
-
-
-@pytest.fixture(scope="module")
 def ensemble():
     return ip.models.cached_ensemble()
 
