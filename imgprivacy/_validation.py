@@ -132,3 +132,12 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> 
     """Raise if two arrays differ in shape."""
     if a.shape != b.shape:
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}")
+
+
+def check_stack(images, name: str) -> np.ndarray:
+    """``images`` (a stack or a list of grey/RGB images of one shape) as one float32 stack (N, H, W[, C])."""
+    items = check_images(images, name, channels=(1, 3))
+    shapes = {im.shape for im in items}
+    if len(shapes) > 1:
+        raise ValueError(f"{name} must all have the same shape, got {sorted(shapes)}; resize or crop them first")
+    return np.stack(items)
