@@ -13,16 +13,24 @@ Measured in this one run, on this machine:
    time and held-out accuracy of each model, and their total against the
    goal (issue 4: all three >= 90% held-out accuracy in <= 45 s together on a
    2-core CPU).
-3. **Provider CNN**: ``ProviderCNN`` on all 40 subjects (7 training images
-   each, 3 held out): time and held-out accuracy.
+3. **Provider CNN and robust CNN**: ``ProviderCNN`` on all 40 subjects (7
+   training images each, 3 held out) and, on the same split, ``RobustCNN``
+   (section 6.3, Fig. 16: the same network trained on the clean faces plus
+   a k-RTIO version of each made with the provider's own keys): training
+   time side by side (robust / provider) and held-out accuracy.
+4. **k-RTIO faces**: both on the 120 held-out faces perturbed with a user
+   key (k = 3) over alpha x block (``--sweep-alphas``, ``--sweep-blocks``):
+   accuracy plain -> robust, and the paper's average (alpha in {0.45,
+   0.5}, block in {4, 8, 16, 64}; the paper's robust Xception: 32.1%).
 
 The load average is printed before and after: other processes on a 2-core
 machine change the timings (not the accuracies).  Absolute times depend on
 the machine; run it where the notebooks will run.
 
 Run: ``python benchmarks/bench_models.py [--repeats N] [--device cpu|cuda]``.
-``--write-checkpoints data/checkpoints`` also saves the ensemble and the
-provider CNN trained here as the shipped checkpoints (replacing them).
+``--write-checkpoints data/checkpoints`` also saves the ensemble, the
+provider CNN and the robust CNN trained here as the shipped checkpoints
+(replacing them).
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ from imgprivacy import models
 
 GOAL_SECONDS = 45.0
 GOAL_ACCURACY = 0.90
+#: The user's key of the k-RTIO sweep (a fixed test key: the provider's keys are drawn from its seed).
+USER_KEY = bytes(range(16))
 
 
 def _load() -> str:
@@ -98,6 +108,32 @@ def _threads(faces, split, repeats: int, epochs: int, busy: bool) -> None:
     )
 
 
+def _sweep(provider, robust, faces, split, alphas, blocks) -> None:
+    """Held-out accuracy of both on the user's k-RTIO faces, plain -> robust, per alpha x block."""
+    xte, yte = faces.images[split.test], faces.labels[split.test]
+    ids = [f"olivetti/{i}" for i in split.test]
+    overlays = ip.data.overlay_set()
+    print(f"\n4. the {len(xte)} held-out faces under k-RTIO with a user key (k = 3): accuracy provider -> robust")
+    table = {}
+    for block in blocks:
+        prepared = ip.krtio.prepare_overlays(overlays, xte.shape[1:], block=block)
+        for alpha in alphas:
+            perturbed = ip.krtio.perturb_batch(xte, USER_KEY, image_ids=ids, overlays=prepared, k=3, alpha=alpha,
+                                               block=block, progress=False)
+            table[alpha, block] = (provider.score(perturbed, yte), robust.score(perturbed, yte))
+    print(f"{'alpha':>5} " + " ".join(f"{f'block {b}':>12}" for b in blocks) + f" {'mean':>12}")
+    print(f"{'clean':>5} {provider.score(xte, yte):>5.2f} -> {robust.score(xte, yte):.2f}")
+    for alpha in alphas:
+        cells = [table[alpha, b] for b in blocks]
+        mean = tuple(sum(c[i] for c in cells) / len(cells) for i in (0, 1))
+        print(f"{alpha:>5} " + " ".join(f"{p:>5.2f} -> {r:.2f}" for p, r in cells + [mean]))
+    paper = [(a, b) for a in (0.45, 0.5) for b in (4, 8, 16, 64) if (a, b) in table]
+    if paper:
+        plain, rob = (sum(table[c][i] for c in paper) / len(paper) for i in (0, 1))
+        print(f"mean over alpha in {{0.45, 0.5}} x block in {{4, 8, 16, 64}} ({len(paper)} cells): "
+              f"provider {plain:.3f}, robust {rob:.3f} (paper, robust Xception on TinyImageNet: 0.321)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="repeats of the thread measurement (default 3)")
@@ -105,7 +141,11 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu", help="device for the ensemble and provider (default cpu; 'auto' picks)")
     parser.add_argument("--skip-threads", action="store_true", help="skip the thread measurement")
     parser.add_argument("--no-busy", action="store_true", help="skip the thread measurement with one more busy process")
-    parser.add_argument("--write-checkpoints", metavar="DIR", help="save the trained ensemble and provider CNN into DIR")
+    parser.add_argument("--write-checkpoints", metavar="DIR", help="save the trained ensemble, provider and robust CNN into DIR")
+    parser.add_argument("--sweep-alphas", type=float, nargs="+", default=[0.3, 0.4, 0.45, 0.5, 0.6, 0.7],
+                        help="alphas of the k-RTIO sweep (default 0.3 0.4 0.45 0.5 0.6 0.7)")
+    parser.add_argument("--sweep-blocks", type=int, nargs="+", default=[4, 8, 16, 32, 64],
+                        help="block sizes of the k-RTIO sweep (default 4 8 16 32 64)")
     args = parser.parse_args(argv)
 
     device = models.pick_device(None if args.device == "auto" else args.device)
@@ -134,7 +174,7 @@ def main(argv=None) -> int:
           f"{'met' if ok_time and ok_acc else 'MISSED'}")
     print(f"after the ensemble: {_load()}")
 
-    print("\n3. provider CNN: 40 subjects x 7 training faces, 120 held out")
+    print("\n3. provider CNN and robust CNN: 40 subjects x 7 training faces, 120 held out")
     provider_split = models.split_per_subject(faces.labels, subjects=None, train_per_subject=7, seed=0, images=faces.images)
     xtr, ytr = faces.images[provider_split.train], faces.labels[provider_split.train]
     xte, yte = faces.images[provider_split.test], faces.labels[provider_split.test]
@@ -143,8 +183,20 @@ def main(argv=None) -> int:
     provider.fit(xtr, ytr, progress=False, device=device)
     seconds = time.perf_counter() - start
     acc = provider.score(xte, yte)
-    print(f"{'provider_resnet':>16} {models._n_params(provider.model_):>7} {provider.history_.epochs:>6} {seconds:>8.2f} {acc:>13.3f}"
-          f"   goal >= {GOAL_ACCURACY:.0%}: {'met' if acc >= GOAL_ACCURACY else 'MISSED'}")
+    robust = ip.targets.RobustCNN(seed=0)
+    start = time.perf_counter()
+    robust.fit(xtr, ytr, progress=False, device=device)
+    robust_seconds = time.perf_counter() - start
+    robust_acc = robust.score(xte, yte)
+    print(f"{'model':>16} {'params':>7} {'epochs':>6} {'faces':>6} {'train s':>8} {'held-out acc':>13}")
+    print(f"{'provider-cnn':>16} {models._n_params(provider.model_):>7} {provider.history_.epochs:>6} {len(xtr):>6} "
+          f"{seconds:>8.2f} {acc:>13.3f}   goal >= {GOAL_ACCURACY:.0%}: {'met' if acc >= GOAL_ACCURACY else 'MISSED'}")
+    print(f"{'robust-cnn':>16} {models._n_params(robust.model_):>7} {robust.history_.epochs:>6} {robust.n_training_images_:>6} "
+          f"{robust_seconds:>8.2f} {robust_acc:>13.3f}   (k-RTIO copies {robust.copies}, alphas {robust.alphas}, "
+          f"blocks {robust.blocks})")
+    print(f"robust / provider training time: {robust_seconds / seconds:.2f}; {_load()}")
+
+    _sweep(provider, robust, faces, provider_split, args.sweep_alphas, args.sweep_blocks)
     print(f"end: {_load()}")
 
     if args.write_checkpoints:
@@ -156,6 +208,8 @@ def main(argv=None) -> int:
             ensemble.save(folder / models.CACHED_FILES["ensemble"], overwrite=True),
             provider.save(folder / models.CACHED_FILES["provider"], split=provider_split, dataset="olivetti",
                           accuracy=acc, overwrite=True),
+            robust.save(folder / models.CACHED_FILES["robust"], split=provider_split, dataset="olivetti",
+                        accuracy=robust_acc, overwrite=True),
         ]
         for path in paths:
             print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

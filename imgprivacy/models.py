@@ -1483,7 +1483,11 @@ def load_ensemble(path: str | os.PathLike, *, device: torch.device | str | None 
 # =========================================================================== cached checkpoints
 _CHECKPOINT_ENV = "IMGPRIVACY_CHECKPOINTS"
 #: File names of the shipped checkpoints in :func:`checkpoint_dir`.
-CACHED_FILES = {"ensemble": "local_ensemble_olivetti.pt", "provider": "provider_cnn_olivetti.pt"}
+CACHED_FILES = {
+    "ensemble": "local_ensemble_olivetti.pt",
+    "provider": "provider_cnn_olivetti.pt",
+    "robust": "robust_cnn_olivetti.pt",
+}
 
 
 def checkpoint_dir() -> Path:

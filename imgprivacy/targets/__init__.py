@@ -24,12 +24,14 @@ __all__ = [
     "HaarDetector",
     "LBPDetector",
     "ProviderCNN",
+    "RobustCNN",
     "make",
 ]
 
 # public name -> private module that defines it (loaded on first access)
 _LAZY = {
     "ProviderCNN": "._provider_cnn",
+    "RobustCNN": "._robust_cnn",
     "DlibRecognizer": "._dlib",
     "DlibHOGDetector": "._dlib",
     "LBPDetector": "._detectors",
@@ -41,6 +43,7 @@ _LAZY = {
 NAMES = {
     "eigenfaces": "Eigenfaces",
     "provider-cnn": "ProviderCNN",
+    "robust-cnn": "RobustCNN",
     "dlib-resnet": "DlibRecognizer",
     "dlib-hog": "DlibHOGDetector",
     "lbp-cascade": "LBPDetector",
@@ -58,7 +61,7 @@ def make(name: str, **options):
     >>> make("deepface")
     Traceback (most recent call last):
     ...
-    ValueError: name must be one of 'eigenfaces', 'provider-cnn', 'dlib-resnet', 'dlib-hog', 'lbp-cascade', 'haar-cascade', got 'deepface'
+    ValueError: name must be one of 'eigenfaces', 'provider-cnn', 'robust-cnn', 'dlib-resnet', 'dlib-hog', 'lbp-cascade', 'haar-cascade', got 'deepface'
     """
     if name not in NAMES:
         accepted = ", ".join(repr(n) for n in NAMES)

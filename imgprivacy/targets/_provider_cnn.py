@@ -73,7 +73,10 @@ class ProviderCNN:
     name = "provider-cnn"
     #: Architecture of :func:`imgprivacy.models.build_model` (none of the user's local CNNs).
     arch = "provider_resnet"
+    #: Constructor settings and their defaults, saved in checkpoints and shown by ``repr`` when changed.
     _defaults = {"epochs": 40, "batch_size": 16, "lr": 3e-3, "seed": 0, "augment": True}
+    #: Key of :data:`imgprivacy.models.CACHED_FILES` loaded by :meth:`cached`.
+    _cached_name = "provider"
 
     def __init__(self, *, epochs: int = 40, batch_size: int = 16, lr: float = 3e-3, seed: int = 0, augment: bool = True):
         self.epochs = epochs
@@ -145,7 +148,8 @@ class ProviderCNN:
     # ------------------------------------------------------------------ inference
     def _check_fitted(self, images) -> None:
         if not hasattr(self, "model_"):
-            raise RuntimeError("this ProviderCNN is not fitted yet: call fit(images, labels) or ProviderCNN.cached()")
+            kind = type(self).__name__
+            raise RuntimeError(f"this {kind} is not fitted yet: call fit(images, labels) or {kind}.cached()")
         shape = tuple(np.asarray(images).shape[1:]) if len(images) else None
         if shape != self.image_shape_:
             raise ValueError(f"images must have the training shape {self.image_shape_} per image, got {shape}")
@@ -170,21 +174,21 @@ class ProviderCNN:
         overwrite unless ``overwrite=True``).
         """
         if not hasattr(self, "model_"):
-            raise RuntimeError("this ProviderCNN is not fitted yet: call fit(images, labels) before save")
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit(images, labels) before save")
         split = split if split is not None else self.split_
         if split is not None and not isinstance(split, _models.Split):
             raise TypeError(f"split must be an imgprivacy.models.Split or None, got {type(split).__name__}")
         metadata: dict[str, Any] = {
-            "target": "ProviderCNN",
+            "target": type(self).__name__,
             "classes": [int(c) for c in self.classes_],
             "image_shape": list(self.image_shape_),
-            "settings": {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed,
-                         "augment": self.augment},
+            "settings": {k: getattr(self, k) for k in self._defaults},
             "dataset": dataset,
             "split": None if split is None else split.to_dict(),
             "accuracy": accuracy,
             "history": None if self.history_ is None else self.history_.to_dict(),
         }
+        metadata.update(self._extra_metadata())
         return _models.save_checkpoint(path, self.model_, metadata=metadata, overwrite=overwrite)
 
     @classmethod
@@ -200,10 +204,11 @@ class ProviderCNN:
         """
         ckpt = _models.load_checkpoint(path, device=device)
         meta = ckpt.metadata
-        if meta.get("target") != "ProviderCNN" or ckpt.kind != "model":
-            raise ValueError(f"checkpoint {ckpt.path} does not hold a ProviderCNN (it holds a {ckpt.kind} {list(ckpt.models)})")
+        if meta.get("target") != cls.__name__ or ckpt.kind != "model":
+            held = meta.get("target") or f"{ckpt.kind} {list(ckpt.models)}"
+            raise ValueError(f"checkpoint {ckpt.path} does not hold a {cls.__name__} (it holds a {held})")
         settings = meta.get("settings", {})
-        out = cls(**{k: settings[k] for k in ("epochs", "batch_size", "lr", "seed", "augment") if k in settings})
+        out = cls(**{k: settings[k] for k in cls._defaults if k in settings})
         out.model_ = ckpt.model
         out.classes_ = np.asarray(meta["classes"], dtype=np.int64)
         out.image_shape_ = tuple(meta["image_shape"])
@@ -211,7 +216,15 @@ class ProviderCNN:
         out.history_ = None if meta.get("history") is None else _models.TrainHistory.from_dict(meta["history"])
         out.dataset_ = meta.get("dataset")
         out.accuracy_ = meta.get("accuracy")
+        out._restore_metadata(meta)
         return out
+
+    # hooks for subclasses (RobustCNN): extra checkpoint metadata, written by save and read back by from_checkpoint
+    def _extra_metadata(self) -> dict[str, Any]:
+        return {}
+
+    def _restore_metadata(self, meta: dict[str, Any]) -> None:
+        pass
 
     @classmethod
     def cached(cls, *, faces=None, device="cpu") -> ProviderCNN:
@@ -228,7 +241,7 @@ class ProviderCNN:
         >>> round(provider.accuracy_, 3)
         0.992
         """
-        out = cls.from_checkpoint(_models._cached_path("provider"), device=device)
+        out = cls.from_checkpoint(_models._cached_path(cls._cached_name), device=device)
         faces = _models._faces_for(out.dataset_, faces)
         if out.split_ is not None:
             out.split_.check(faces.images, faces.labels)
@@ -236,4 +249,4 @@ class ProviderCNN:
 
     def __repr__(self) -> str:
         changed = [f"{k}={getattr(self, k)!r}" for k, v in self._defaults.items() if getattr(self, k) != v]
-        return f"ProviderCNN({', '.join(changed)})"
+        return f"{type(self).__name__}({', '.join(changed)})"
