@@ -9,6 +9,19 @@
   :func:`median_sweep`; section 6.3 of the paper) estimates a perturbation
   shared by many photos -- a UEP -- as the pixel-wise median of the
   perturbed photos and blends its inverse back in.
+* **Filters** a provider can run before recognising (section 6.3, "Noise
+  Reduction Techniques", Fig. 17): :func:`blur`, :func:`median_filter`,
+  :func:`gaussian_blur`, :func:`greyscale`, :func:`jpeg`,
+  :func:`reduce_bit_depth`, each with one ``strength`` (0 = untouched),
+  listed in :data:`FILTERS` and applied by name with :func:`apply_filter`.
+* **Robust retraining** (section 6.3, "Robust CNNs", Fig. 16): the provider
+  knows the overlay set ``S`` (not the user's key) and trains on clean plus
+  k-RTIO faces made with keys of its own (:func:`krtio_augment`,
+  :func:`robust_retrain`; the fitted recogniser is
+  :class:`imgprivacy.targets.RobustCNN`).
+* **Known-S block attack** (:func:`known_overlay_attack`), which the paper
+  does not try: with ``S`` known, find which overlays and which of their
+  blocks were mixed into each block of a photo, and subtract them.
 
 Submodules are private; every public name is re-exported here.  Nothing here
 imports torch until a CNN is trained.
@@ -17,6 +30,31 @@ imports torch until a CNN is trained.
 from __future__ import annotations
 
 from ._bss import BSSResult, bss_fastica, naive_overlay
+from ._filters import FILTERS, FilterSpec, apply_filter, blur, gaussian_blur, greyscale, jpeg, median_filter, reduce_bit_depth
+from ._known_overlays import KnownOverlayResult, known_overlay_attack
 from ._median import MedianSweep, median_estimate, median_removal, median_sweep
+from ._robust import AugmentedFace, krtio_augment, robust_retrain
 
-__all__ = ["BSSResult", "MedianSweep", "bss_fastica", "median_estimate", "median_removal", "median_sweep", "naive_overlay"]
+__all__ = [
+    "AugmentedFace",
+    "BSSResult",
+    "FILTERS",
+    "FilterSpec",
+    "KnownOverlayResult",
+    "MedianSweep",
+    "apply_filter",
+    "blur",
+    "bss_fastica",
+    "gaussian_blur",
+    "greyscale",
+    "jpeg",
+    "known_overlay_attack",
+    "krtio_augment",
+    "median_estimate",
+    "median_filter",
+    "median_removal",
+    "median_sweep",
+    "naive_overlay",
+    "reduce_bit_depth",
+    "robust_retrain",
+]
