@@ -1,0 +1,421 @@
+"""imgprivacy.evaluate: the sweep returns the documented table for a tiny grid; recovery SSIM; the figures."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+import imgprivacy as ip
+from imgprivacy import evaluate as E
+
+# --------------------------------------------------------------------------- fakes
+N, SIDE = 6, 16
+
+
+class Exact:
+    """Recogniser that is right iff it is shown the clean face itself (and otherwise answers -1)."""
+
+    def __init__(self, clean, labels):
+        self.clean, self.labels = np.asarray(clean), np.asarray(labels)
+
+    def predict(self, images):
+        out = []
+        for im in np.asarray(images):
+            hit = [i for i, c in enumerate(self.clean) if np.array_equal(c, im)]
+            out.append(self.labels[hit[0]] if hit else -1)
+        return np.asarray(out)
+
+
+class Smooth:
+    """Detector that finds a 'face' in an image whose neighbouring pixels differ by little on average."""
+
+    def detect(self, images):
+        return [[(0, 0, 2, 2)] if np.abs(np.diff(im, axis=1)).mean() < 0.05 else [] for im in np.asarray(images)]
+
+
+class Counting:
+    """Recogniser that records how many images it is shown per call (always answers 0)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def predict(self, images):
+        self.seen.append(len(images))
+        return np.zeros(len(images), dtype=int)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0.2, 0.8, SIDE, dtype=np.float32)
+    X = np.clip(ramp[None, None, :] + rng.normal(0, 0.01, (N, SIDE, SIDE)), 0, 1).astype(np.float32)
+    y = np.arange(N) % 3
+    S = [rng.random((SIDE, SIDE, 3), dtype=np.float32) for _ in range(4)]
+    delta = rng.normal(0, 0.5, (8, 8)).astype(np.float32)
+    return X, y, S, delta
+
+
+GRID = dict(alphas=(0.3, 0.6), blocks=(4, 8), ks=(2,), betas=(1.0,), filters=(("none", 0), ("median", 1)))
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tiny):
+    X, y, S, delta = tiny
+    targets = {"exact": Exact(X, y), "smooth": Smooth()}
+    return E.sweep(X, y, targets, overlays=S, delta=delta, progress=False, **GRID)
+
+
+# --------------------------------------------------------------------------- the table
+def test_columns_dtypes_and_row_count(tiny_table):
+    t = tiny_table
+    assert list(t.columns) == list(E.COLUMNS) == [
+        "scheme", "alpha", "block", "k", "beta", "filter", "strength", "target", "task", "rate", "n", "ssim",
+    ]
+    cells = 1 + 2 * 2 * 1 + 1  # clean + alphas x blocks x ks + betas
+    assert len(t) == cells * 2 * 2  # x filters x targets
+    for col in ("alpha", "beta", "strength", "rate", "ssim"):
+        assert t[col].dtype == np.float64, col
+    assert str(t["block"].dtype) == str(t["k"].dtype) == "Int64"
+    assert t["n"].dtype == np.int64
+    assert t["rate"].between(0, 1).all() and t["ssim"].between(-1, 1).all()
+
+
+def test_row_order_and_nan_pattern(tiny_table):
+    t = tiny_table
+    assert t["scheme"].tolist() == ["clean"] * 4 + ["krtio"] * 16 + ["uep"] * 4
+    krtio_rows = t[t.scheme == "krtio"].iloc[::4]
+    assert list(zip(krtio_rows.alpha, krtio_rows.block, krtio_rows.k)) == [(0.3, 4, 2), (0.3, 8, 2), (0.6, 4, 2), (0.6, 8, 2)]
+    assert t["filter"].tolist()[:4] == ["none", "none", "median", "median"]
+    assert t["target"].tolist()[:4] == ["exact", "smooth"] * 2
+    assert t["task"].tolist()[:2] == ["recognition", "detection"]
+    params = ["alpha", "block", "k", "beta"]
+    applies = {"clean": [], "krtio": ["alpha", "block", "k"], "uep": ["beta"]}
+    for scheme, rows in t.groupby("scheme"):
+        for p in params:
+            assert (rows[p].notna() if p in applies[scheme] else rows[p].isna()).all(), (scheme, p)
+    assert (t.loc[t["filter"] == "none", "strength"] == 0).all()
+    assert (t.loc[t["filter"] == "median", "strength"] == 1).all()
+    assert (t["n"] == N).all()
+
+
+def test_rates_and_ssim_of_the_fake_targets(tiny_table):
+    t = tiny_table.set_index(["scheme", "filter", "target"])
+    # the exact recogniser knows only the clean, unfiltered faces
+    assert t.loc[("clean", "none", "exact"), "rate"] == 1.0
+    assert (t.loc[("clean", "median", "exact"), "rate"] == 0.0)
+    assert (t.loc[("krtio", "none", "exact"), "rate"] == 0.0).all()
+    assert (t.loc[("uep", "none", "exact"), "rate"] == 0.0).all()
+    # the smooth ramps are detected, shuffled overlay blocks are not
+    assert t.loc[("clean", "none", "smooth"), "rate"] == 1.0
+    assert (t.loc[("krtio", "none", "smooth"), "rate"] == 0.0).all()
+    # SSIM: 1 for the clean unfiltered view; the median filter changes every view
+    assert t.loc[("clean", "none", "exact"), "ssim"] == 1.0
+    assert t.loc[("clean", "median", "exact"), "ssim"] < 1.0
+    none = tiny_table[tiny_table["filter"] == "none"]["ssim"].to_numpy()
+    median = tiny_table[tiny_table["filter"] == "median"]["ssim"].to_numpy()
+    assert np.all(none != median)
+    # a higher alpha shows more of the face
+    k = tiny_table[(tiny_table.scheme == "krtio") & (tiny_table["filter"] == "none") & (tiny_table.target == "exact")]
+    assert (k[k.alpha == 0.6].ssim.to_numpy() > k[k.alpha == 0.3].ssim.to_numpy()).all()
+
+
+def test_limits_are_honoured_and_recorded(tiny):
+    X, y, S, _ = tiny
+    counting, other = Counting(), Counting()
+    t = E.sweep(X, y, {"count": counting, "other": other, "big": Counting()}, alphas=(0.5,), blocks=(4,), ks=(1,),
+                overlays=S, limits={"count": 2, "big": 100}, progress=False)
+    assert counting.seen == [2, 2] and other.seen == [N, N]
+    assert t.set_index(["scheme", "target"])["n"].to_dict() == {
+        ("clean", "count"): 2, ("clean", "other"): N, ("clean", "big"): N,
+        ("krtio", "count"): 2, ("krtio", "other"): N, ("krtio", "big"): N,
+    }
+
+
+def test_only_the_requested_cells(tiny):
+    X, y, S, delta = tiny
+    t = E.sweep(X, y, {"exact": Exact(X, y)}, betas=(0.0, 2.0), delta=delta, clean=False, progress=False)
+    assert t["scheme"].tolist() == ["uep", "uep"] and t["beta"].tolist() == [0.0, 2.0]
+    assert t["rate"].tolist() == [1.0, 0.0] and t["ssim"].iloc[0] == 1.0  # beta = 0 leaves the faces untouched
+    t = E.sweep(X, y, {"exact": Exact(X, y)}, progress=False)
+    assert t["scheme"].tolist() == ["clean"] and t["rate"].tolist() == [1.0]
+
+
+def test_detectors_need_no_labels_and_a_uep_result_is_accepted(tiny):
+    X, _, _, delta = tiny
+    result = ip.uep.UEPResult(delta, 1.0, {"all": 1.0}, True, (), 0.7, 5.0, ("m",))
+    a = E.sweep(X, None, {"smooth": Smooth()}, betas=(1.0,), delta=result, progress=False)
+    b = E.sweep(X, None, {"smooth": Smooth()}, betas=(1.0,), delta=delta, progress=False)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_key_matters_and_the_default_is_the_evaluation_key(tiny):
+    X, y, S, _ = tiny
+    run = lambda key: E.sweep(X, y, {"exact": Exact(X, y)}, alphas=(0.5,), blocks=(4,), ks=(2,), overlays=S,
+                              key=key, clean=False, progress=False)
+    default, same, other = run(None), run(bytes(range(16))), run(bytes(16))
+    pd.testing.assert_frame_equal(default, same)
+    assert default["ssim"].iloc[0] != other["ssim"].iloc[0]
+
+
+def test_progress_bar_runs_without_warnings(tiny, capsys):
+    X, y, S, _ = tiny
+    E.sweep(X, y, {"exact": Exact(X, y)}, alphas=(0.5,), blocks=(4,), ks=(2,), overlays=S, progress=True)
+    assert "sweep" in capsys.readouterr().err
+
+
+class NotATarget:
+    name = "nothing"
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(betas=(1.0,), delta=None), ValueError, r"delta must be given when betas is not empty"),
+        (dict(targets={"bad": NotATarget()}), TypeError, r"targets\['bad'\] must be a fitted recogniser .* got NotATarget"),
+        (dict(targets={}), ValueError, r"targets must name at least one"),
+        (dict(targets=[Smooth()]), TypeError, r"targets must be a mapping"),
+        (dict(labels=np.zeros(N - 1)), ValueError, rf"labels must have shape \({N},\).*got shape \({N - 1},\)"),
+        (dict(labels=None), ValueError, r"labels must give the subject"),
+        (dict(alphas=(1.5,)), ValueError, r"alphas must be in \(0, 1\], got 1.5"),
+        (dict(alphas=(0.5, 0.5)), ValueError, r"alphas must not repeat a value"),
+        (dict(alphas=0.5), TypeError, r"alphas must be a sequence"),
+        (dict(alphas=(0.5,), ks=(5,)), ValueError, r"ks must be in \[1, 4\], got 5"),
+        (dict(alphas=(0.5,), blocks=(0,)), ValueError, r"blocks must be >= 1, got 0"),
+        (dict(betas=(-1.0,)), ValueError, r"betas must hold numbers >= 0"),
+        (dict(filters=(("sharpen", 1),)), ValueError, r"filters\[0\] = \('sharpen', 1\): name must be 'none' or one of"),
+        (dict(filters=(("median", 99),)), ValueError, r"filters\[0\] = \('median', 99\): strength must be in \[0, 15\]"),
+        (dict(filters=(("none", 1),)), ValueError, r"strength must be 0 for the filter 'none'"),
+        (dict(filters=("median",)), TypeError, r"filters\[0\] must be a \(name, strength\) pair"),
+        (dict(filters=()), ValueError, r"filters must hold at least one"),
+        (dict(limits={"nobody": 3}), ValueError, r"limits names the unknown target 'nobody'; the targets are \['exact'\]"),
+        (dict(limits={"exact": 0}), ValueError, r"limits\['exact'\] must be >= 1, got 0"),
+        (dict(clean=False), ValueError, r"the sweep has no cell"),
+        (dict(alphas=(0.5,), image_ids=["a"] * N), ValueError, r"image_ids must be unique, got 'a' at positions 0 and 1"),
+        (dict(alphas=(0.5,), image_ids=["a"]), ValueError, rf"image_ids must have one id per image, got 1 ids for {N}"),
+        (dict(alphas=(0.5,), key=b"short"), ValueError, r"key must be 16 bytes"),
+        (dict(images="faces"), TypeError, r"images must be an ndarray stack or a list"),
+    ],
+)
+def test_sweep_errors(tiny, change, error, match):
+    X, y, S, delta = tiny
+    kwargs = dict(images=X, labels=y, targets={"exact": Exact(X, y)}, overlays=S, progress=False)
+    kwargs.update(change)
+    with pytest.raises(error, match=match):
+        E.sweep(kwargs.pop("images"), kwargs.pop("labels"), kwargs.pop("targets"), **kwargs)
+
+
+def test_integer_images_are_refused(tiny):
+    X, y, _, _ = tiny
+    with pytest.raises(TypeError, match=r"images\[0\].*float"):
+        E.sweep((X * 255).astype(np.uint8), y, {"exact": Exact(X, y)}, progress=False)
+
+
+# --------------------------------------------------------------------------- a real recogniser
+@pytest.fixture(scope="module")
+def olivetti(faces):
+    position = np.arange(len(faces.images)) % 10
+    train, test = position < 7, position == 7  # 7 faces of each of the 40 people to train, one held out
+    eig = ip.targets.Eigenfaces().fit(faces.images[train], faces.labels[train])
+    return faces.images[test], faces.labels[test], eig
+
+
+OLIVETTI_GRID = dict(alphas=(0.3, 0.6), blocks=(4, 16), ks=(3,), filters=(("none", 0), ("median", 1)))
+
+
+@pytest.fixture(scope="module")
+def olivetti_table(olivetti):
+    X, y, eig = olivetti
+    return E.sweep(X, y, {"eigenfaces": eig, "smooth": Smooth()}, limits={"smooth": 10}, progress=False, **OLIVETTI_GRID)
+
+
+def test_olivetti_eigenfaces_sweep(olivetti_table):
+    t = olivetti_table
+    assert list(t.columns) == list(E.COLUMNS)
+    assert len(t) == (1 + 4) * 2 * 2
+    assert t["rate"].between(0, 1).all()
+    eig = t[(t.target == "eigenfaces") & (t["filter"] == "none")].set_index(["scheme", "alpha", "block"])["rate"]
+    clean = eig.xs("clean").iloc[0]
+    assert clean >= 0.85  # measured 0.925 (37 of the 40 held-out faces)
+    for block in (4, 16):
+        assert eig.loc[("krtio", 0.3, block)] <= clean - 0.25  # measured 0.475 (block 4) and 0.425 (block 16)
+        assert eig.loc[("krtio", 0.3, block)] < eig.loc[("krtio", 0.6, block)]  # measured 0.925 and 0.875 at alpha 0.6
+    assert (t.loc[t.target == "smooth", "n"] == 10).all() and (t.loc[t.target == "eigenfaces", "n"] == 40).all()
+    assert (t.loc[t.target == "smooth", "rate"] == 1.0).all()  # Olivetti faces are smooth enough even under k-RTIO
+    k = t[(t.scheme == "krtio") & (t.target == "eigenfaces")]
+    assert (k.loc[k["filter"] == "none", "ssim"].to_numpy() != k.loc[k["filter"] == "median", "ssim"].to_numpy()).all()
+
+
+def test_olivetti_sweep_is_deterministic(olivetti, olivetti_table):
+    X, y, eig = olivetti
+    again = E.sweep(X, y, {"eigenfaces": eig, "smooth": Smooth()}, limits={"smooth": 10}, progress=False, **OLIVETTI_GRID)
+    pd.testing.assert_frame_equal(olivetti_table, again)
+
+
+def test_olivetti_uep_rows(olivetti):
+    X, y, eig = olivetti
+    delta = np.random.default_rng(0).normal(0, 0.5, (16, 16)).astype(np.float32)
+    t = E.sweep(X, y, {"eigenfaces": eig}, betas=(1.0, 3.0), delta=delta, progress=False)
+    assert t["scheme"].tolist() == ["clean", "uep", "uep"]
+    assert t[["alpha", "block", "k"]].iloc[1:].isna().all().all() and t["beta"].iloc[1:].tolist() == [1.0, 3.0]
+    rate, ssim = t["rate"].to_numpy(), t["ssim"].to_numpy()
+    assert rate[2] < rate[1] < rate[0]  # measured 0.925, 0.525, 0.05
+    assert 1.0 == ssim[0] > ssim[1] > ssim[2]  # measured 1.0, 0.48, 0.14
+
+
+# --------------------------------------------------------------------------- recovery SSIM (Fig. 13)
+def test_krtio_recovery_ssim_on_faces(olivetti):
+    X = olivetti[0][:20]
+    s8 = E.krtio_recovery_ssim(X, progress=False)
+    assert s8.shape == (20,) and s8.dtype == np.float64
+    assert s8.mean() > 0.99 and s8.min() > 0.99  # measured mean 0.9988, min 0.9982 (paper: 0.96, SD 0.07)
+    s16 = E.krtio_recovery_ssim(X, depth=16, progress=False)
+    assert (s16 > s8).all() and s16.min() > 0.9999  # measured min 0.99999997
+    other_ids = E.krtio_recovery_ssim(X[:3], progress=False, image_ids=["x", "y", "z"])
+    assert other_ids.min() > 0.99  # any unique ids, used to perturb and to recover
+
+
+def test_uep_recovery_ssim_on_faces(olivetti):
+    X = olivetti[0][:20]
+    delta = np.random.default_rng(0).normal(0, 0.5, (16, 16)).astype(np.float32)
+    s = E.uep_recovery_ssim(X, delta, beta=1.0, progress=False)
+    assert s.shape == (20,) and s.mean() > 0.999  # measured 0.9996, min 0.9994 (paper: 0.99, SD 0.0038)
+    assert E.uep_recovery_ssim(X, delta, beta=3.0, progress=False).mean() < s.mean()  # measured 0.97
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda X: E.krtio_recovery_ssim(X, depth=12, progress=False), ValueError, r"depth must be 8 or 16"),
+        (lambda X: E.krtio_recovery_ssim(X, alpha=0, progress=False), ValueError, r"alpha must be in \(0, 1\]"),
+        (lambda X: E.krtio_recovery_ssim(X, k=99, progress=False), ValueError, r"k must be in \[1, 30\], got 99"),
+        (lambda X: E.uep_recovery_ssim(X, [[0.1]], progress=False), TypeError, r"delta must be a numpy array"),
+        (lambda X: E.uep_recovery_ssim(X, np.zeros((4, 4)), beta=-1, progress=False), ValueError, r"beta must hold"),
+    ],
+)
+def test_recovery_errors(olivetti, call, error, match):
+    with pytest.raises(error, match=match):
+        call(olivetti[0][:2])
+
+
+# --------------------------------------------------------------------------- figures
+def _check(fig, n_axes):
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == n_axes
+    fig.savefig(io.BytesIO(), format="png", dpi=40)  # draws it: layout or font warnings would fail here
+    plt.close(fig)
+
+
+def test_plot_rates(tiny_table):
+    _check(E.plot_rates(tiny_table, k=2), 2)
+    _check(E.plot_rates(tiny_table, k=2, task="detection"), 1)
+    _check(E.plot_rates(tiny_table, k=2, x="alpha", by="block", targets=["exact"]), 1)
+    _check(E.plot_rates(tiny_table, k=2, filter="median"), 2)
+    _check(E.plot_rates(tiny_table, scheme="uep", x="beta", by=None), 2)
+    fig = E.plot_rates(tiny_table, k=2, targets=["smooth"])
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.get_lines()) == 3  # two alphas and the dashed clean rate
+    assert "Fig. 11" in fig.get_suptitle() and "Fig. 12" in fig.get_suptitle()
+    _check(fig, 1)
+
+
+def test_plot_heatmaps(tiny_table):
+    fig = E.plot_heatmaps(tiny_table, k=2)
+    assert "Fig. 16" in fig.get_suptitle()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == 4 and set(texts) == {"0.00"}  # the exact recogniser never recognises a k-RTIO face
+    _check(fig, 3)  # two heat maps and the colour bar
+    _check(E.plot_heatmaps(tiny_table, k=2, targets=["smooth"], filter="median"), 2)
+
+
+def test_plot_beta(tiny_table):
+    fig = E.plot_beta(tiny_table)
+    assert "Fig. 8" in fig.get_suptitle()
+    assert any("SSIM" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    _check(fig, 1)
+
+
+def test_plot_filters(tiny_table):
+    fig = E.plot_filters(tiny_table, alpha=0.3, block=4)
+    assert fig.axes[0].get_xlabel() == ip.attacks.FILTERS["median"].unit
+    assert "Fig. 17" in fig.get_suptitle()
+    # per target: strengths 0 (unfiltered) and 1, for k-RTIO and for the clean faces (dashed)
+    assert [len(line.get_xdata()) for line in fig.axes[0].get_lines()] == [2, 2, 2, 2]
+    _check(fig, 1)
+    _check(E.plot_filters(tiny_table, scheme="uep", targets=["exact"]), 1)
+
+
+def test_plot_krtio_examples(tiny):
+    X, _, S, _ = tiny
+    fig = E.plot_krtio_examples(X[0], overlays=S, alphas=(0.3, 0.45, 0.6), blocks=(4, 8), k=2)
+    assert "Fig. 9" in fig.get_suptitle() and fig.axes[0].get_ylabel() == "α = 0.3"
+    _check(fig, 6)
+    fig = E.plot_krtio_examples(X[0], overlays=S, ks=(1, 2, 3, 4), blocks=(2, 4, 8))
+    assert "Fig. 10" in fig.get_suptitle() and fig.axes[3].get_ylabel() == "k = 2"
+    _check(fig, 12)
+    rgb = np.repeat(X[0][..., None], 3, axis=2)
+    _check(E.plot_krtio_examples(rgb, overlays=S, alphas=(0.5,), blocks=(4,), k=1), 1)
+
+
+def test_plot_ssim_histograms():
+    fig = E.plot_ssim_histograms({"UEP": [0.99, 0.995, 1.0], "k-RTIO": np.array([0.9, 0.95, 0.97, 1.0])}, bins=5)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[0] == "UEP: mean 0.9950, SD 0.005 (n = 3)" and labels[1].startswith("k-RTIO: mean 0.9550,")
+    assert "Fig. 13" in fig.get_suptitle()
+    _check(fig, 1)
+    _check(E.plot_ssim_histograms({"same": np.ones(4)}), 1)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda t: E.plot_rates(t.drop(columns=["ssim", "n"])), ValueError, r"missing \['n', 'ssim'\]; it has \["),
+        (lambda t: E.plot_rates(t.to_dict()), TypeError, r"table must be a pandas DataFrame"),
+        (lambda t: E.plot_rates(t, k=2, targets=["deepface"]), ValueError,
+         r"no rows for target 'deepface'; the targets available here are \['exact', 'smooth'\]"),
+        (lambda t: E.plot_rates(t), ValueError, r"no rows with k=3 .*; the table has k \[2\]"),
+        (lambda t: E.plot_rates(t, k=2, filter="blur"), ValueError, r"no rows with filter='blur' .*\['none', 'median'\]"),
+        (lambda t: E.plot_rates(t, k=2, by=None), ValueError, r"several rows per point .*'alpha': \[0.3, 0.6\]"),
+        (lambda t: E.plot_rates(t, scheme="uep"), ValueError, r"'block' is not a parameter of scheme 'uep'.*x='beta'"),
+        (lambda t: E.plot_rates(t, x="size"), ValueError, r"x must be one of"),
+        (lambda t: E.plot_rates(t, k=2, task="both"), ValueError, r"task must be 'recognition', 'detection' or None"),
+        (lambda t: E.plot_rates(t[t.scheme != "krtio"], k=2), ValueError,
+         r"no rows with scheme='krtio'; the table has schemes \['clean', 'uep'\]"),
+        (lambda t: E.plot_heatmaps(t, k=5), ValueError, r"no rows with k=5"),
+        (lambda t: E.plot_beta(t, targets=["nobody"]), ValueError, r"no rows for target 'nobody'"),
+        (lambda t: E.plot_filters(t), ValueError, r"several rows per point"),
+        (lambda t: E.plot_filters(t, alpha=0.3, block=4, filters=["jpeg"]), ValueError,
+         r"no rows for filter 'jpeg'; the filters available here are \['median'\]"),
+        (lambda t: E.plot_filters(t[t["filter"] == "none"], alpha=0.3, block=4), ValueError, r"no filtered rows"),
+        (lambda t: E.plot_ssim_histograms([0.9]), TypeError, r"ssims must be a non-empty mapping"),
+        (lambda t: E.plot_ssim_histograms({"x": []}), ValueError, r"ssims\['x'\] must hold finite SSIM values"),
+        (lambda t: E.plot_krtio_examples(np.zeros((8, 8), np.float32), overlays=[np.zeros((8, 8, 3), np.float32)],
+                                         k=2), ValueError, r"k must be in \[1, 1\], got 2"),
+    ],
+)
+def test_plot_errors(tiny_table, call, error, match):
+    with pytest.raises(error, match=match):
+        call(tiny_table)
+
+
+def test_plots_leave_pyplot_alone(tiny_table):
+    before = plt.get_fignums()
+    fig = E.plot_rates(tiny_table, k=2)
+    assert plt.get_fignums() == before  # a bare Figure: nothing registered, no window
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- packaging
+def test_lazy_module_does_not_load_pandas_or_torch():
+    code = (
+        "import sys, imgprivacy as ip; a = ('pandas' in sys.modules, 'torch' in sys.modules); "
+        "ip.evaluate.sweep; print(a, 'torch' in sys.modules, 'evaluate' in ip.__all__, 'evaluate' in dir(ip))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "(False, False) False True True"
