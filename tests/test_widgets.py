@@ -697,3 +697,74 @@ def test_median_explorer_validates_its_inputs(stack, kwargs, error, match):
 def test_median_explorer_refuses_mixed_shapes(rng):
     with pytest.raises(ValueError, match="same shape"):
         widgets.median_explorer([rng.random((8, 8), dtype=np.float32), rng.random((9, 8), dtype=np.float32)])
+
+
+# --------------------------------------------------------------------------- filter explorer
+@pytest.fixture
+def filt(stack, delta, overlays):
+    target = _Bright()
+    w = widgets.filter_explorer(stack, targets={"bright": target}, labels=np.arange(12) % 2, key=KEY,
+                                overlays=overlays, block=4, delta=delta, beta=2.0)
+    return w, target
+
+
+def test_filter_explorer_shows_what_the_library_computes(filt, stack, overlays):
+    w, target = filt
+    assert w.draws == 1 and set(w.controls) == {"scheme", "filter", "strength", "index"}
+    assert w.controls["scheme"].options == ("k-RTIO", "UEP")
+    ids = [f"face-{i}" for i in range(12)]
+    protected = krtio.perturb_batch(stack, KEY, image_ids=ids, overlays=overlays, block=4, progress=False)
+    filtered = attacks.apply_filter(protected, "median", strength=1)
+    assert (w.view.scheme, w.view.filter, w.view.strength) == ("k-RTIO", "median", 1)
+    np.testing.assert_array_equal(w.view.protected, protected[0])
+    np.testing.assert_array_equal(w.view.filtered, filtered[0])
+    labels = np.arange(12) % 2
+    assert w.view.rates["bright"] == (
+        metrics.recognition_rate(_Bright(), stack, labels),
+        metrics.recognition_rate(_Bright(), protected, labels),
+        metrics.recognition_rate(_Bright(), filtered, labels),
+    )
+    assert w.view.ssim_filtered == pytest.approx(np.mean([metrics.ssim(a, b) for a, b in zip(stack, filtered)]))
+    assert len(w.figure.axes) == 3 and "median" in w.figure.axes[2].get_title()
+    assert "<table>" in w.status.value and "protected + filter" in w.status.value
+    assert _png(w.figure).startswith(b"\x89PNG")
+
+
+def test_filter_explorer_controls_redraw(filt, stack, delta):
+    from imgprivacy import uep
+
+    w, target = filt
+    w.controls["filter"].value = "jpeg"  # the strength slider now offers JPEG's steps, starting unfiltered
+    assert w.controls["strength"].options == widgets.FILTER_STEPS["jpeg"]
+    assert w.view.filter == "jpeg" and w.view.strength == 0
+    np.testing.assert_array_equal(w.view.filtered, w.view.protected)  # strength 0: untouched
+    w.controls["strength"].value = 75
+    assert w.view.strength == 75 and not np.array_equal(w.view.filtered, w.view.protected)
+    w.controls["scheme"].value = "UEP"
+    np.testing.assert_array_equal(w.view.protected, uep.apply(stack[0], delta, beta=2.0))
+    np.testing.assert_array_equal(w.view.filtered, attacks.jpeg(w.view.protected, strength=75))
+    w.controls["index"].value = 3
+    assert w.view.index == 3 and w.view.predictions["bright"].shape == (3,)
+
+
+def test_filter_explorer_without_labels_targets_or_delta(stack):
+    w = widgets.filter_explorer(stack[:3], filter="gaussian", strength=2.0, block=4)
+    assert w.view.rates == {} and w.view.predictions == {}
+    assert w.controls["scheme"].options == ("k-RTIO",)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"filter": "sharpen"}, ValueError, "filter must be one of"),
+        ({"filter": "blur", "strength": 0.5}, ValueError, "strength must be one of"),
+        ({"index": 12}, ValueError, "index must be"),
+        ({"labels": [0]}, ValueError, "one label per photo"),
+        ({"targets": {"x": 1}}, TypeError, "predict"),
+        ({"key": b"short"}, ValueError, "key"),
+        ({"alpha": 1.5}, ValueError, "alpha must be"),
+    ],
+)
+def test_filter_explorer_validates_its_inputs(stack, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        widgets.filter_explorer(stack, block=4, **kwargs)
