@@ -5,8 +5,9 @@ Adversarial Perturbation for Image Privacy" (PoPETS 2021): k-Randomized
 Transparent Image Overlays (:mod:`imgprivacy.krtio`) and Universal Ensemble Perturbation
 (:mod:`imgprivacy.uep`).
 
-Importing this package is cheap: it never imports torch, and the widget,
-command-line, model and UEP modules load on first use.
+Importing this package is cheap: it never imports torch or pandas, and the
+widget, command-line, model, UEP, evaluation and reproduction modules load
+on first use.
 """
 
 from __future__ import annotations
@@ -24,19 +25,21 @@ __all__ = [
     "attacks",
     "cli",
     "data",
+    "evaluate",
     "generate_key",
     "key_check_value",
     "krtio",
     "metrics",
     "models",
     "read_key",
+    "reproduce",
     "targets",
     "uep",
     "widgets",
     "write_key",
 ]
 
-_LAZY = {"widgets", "cli", "models", "uep"}
+_LAZY = {"widgets", "cli", "models", "uep", "evaluate", "reproduce"}
 
 
 def __getattr__(name: str):
