@@ -531,26 +531,13 @@ def uep_recovery_ssim(images, delta, *, beta: float = 1.0, depth: int = 8, progr
 
 
 # =========================================================================== figures
-def _in_ipython() -> bool:
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and ipython.get_ipython() is not None
-
-
 def _figure(nrows: int, ncols: int, *, width: float, height: float):
     """A bare constrained-layout Figure and its (nrows, ncols) axes; registers Jupyter's display if inline."""
     from matplotlib.figure import Figure
 
-    if _in_ipython():  # under the inline backend, importing it registers the figure formatters
-        import matplotlib
+    from ._figures import enable_notebook_display
 
-        try:
-            backend = matplotlib.get_backend(auto_select=False)
-        except TypeError:  # matplotlib < 3.10
-            backend = matplotlib.rcParams["backend"]
-        if backend in ("inline", "module://matplotlib_inline.backend_inline"):
-            import matplotlib_inline.backend_inline  # noqa: F401
+    enable_notebook_display()
     fig = Figure(figsize=(width * ncols, height * nrows + 0.5), layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
@@ -754,7 +741,8 @@ def plot_rates(
         ax.set_ylabel(f"{mine['task'].iloc[0]} rate")
         ax.set_title(name)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize="small")  # the same lines in every panel
     fixed = ", ".join(f"{_SYMBOL[p]} = {v:g}" for p, v in (("k", k), ("alpha", alpha), ("block", block), ("beta", beta))
                       if v is not None and p not in free)
     figure_ref = "paper Fig. 11 (detection) and Fig. 12" if scheme == "krtio" else "paper Fig. 8"
@@ -968,7 +956,8 @@ def plot_filters(
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(fname)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize="small")  # one legend: every panel has the same lines
     cell = ", ".join(f"{_SYMBOL[p]} = {v:g}" for p in _PARAMS
                      for v in _values(base[p])[:1] if len(_values(base[p])) == 1)
     fig.suptitle(f"{_SCHEME_LABEL[scheme]}" + (f" ({cell})" if cell else "")

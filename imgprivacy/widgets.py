@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import _prf, attacks, krtio, metrics
+from ._figures import enable_notebook_display, in_ipython
 from ._validation import check_alpha, check_block, check_image, check_images, check_int
 
 __all__ = [
@@ -124,7 +125,7 @@ def show_images(
     (2, 'colour')
     """
     items = _as_image_list(images)
-    _enable_notebook_display()
+    enable_notebook_display()
     n = len(items)
     if titles is not None:
         titles = [str(t) for t in titles]
@@ -220,7 +221,7 @@ def training_curves(
     if not runs:
         raise ValueError("histories must hold at least one training history, got none")
     refs = {} if reference is None else _check_histories(reference, "reference")
-    _enable_notebook_display()
+    enable_notebook_display()
     n = len(runs)
     fig = Figure(figsize=(size * n, 5.2 + (0.4 if suptitle else 0.0)), layout="constrained")
     axes = fig.subplots(2, n, squeeze=False)
@@ -459,34 +460,9 @@ class KRTIOExplorer(ipywidgets.VBox):
         _display(fig)
 
 
-def _in_ipython() -> bool:
-    from IPython import get_ipython  # IPython comes with ipywidgets
-
-    return get_ipython() is not None
-
-
-def _enable_notebook_display() -> None:
-    """Let Jupyter display a bare Figure that is a cell's value.
-
-    Under the inline backend, pyplot registers its figure formatters only
-    when the backend is first used; importing the backend module registers
-    them now.  Other backends are left alone.
-    """
-    if not _in_ipython():
-        return
-    import matplotlib
-
-    try:
-        backend = matplotlib.get_backend(auto_select=False)
-    except TypeError:  # matplotlib < 3.10
-        backend = matplotlib.rcParams["backend"]
-    if backend in ("inline", "module://matplotlib_inline.backend_inline"):
-        import matplotlib_inline.backend_inline  # noqa: F401
-
-
 def _display(fig: Figure) -> None:
     """Show ``fig`` as a PNG in the current output area when running under IPython."""
-    if not _in_ipython():
+    if not in_ipython():
         return
     from IPython.display import Image, display
 
