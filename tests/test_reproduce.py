@@ -55,15 +55,15 @@ def test_reproduce_fast_writes_figures_json_tables_and_report(fast_run, capsys):
 
 def test_reproduce_fast_measures_what_the_notebooks_report(fast_run):
     # Measured in the fast run (40 held-out faces, dlib: 10 probes): recovered SSIM 0.999 (k-RTIO) and 0.998 (UEP);
-    # robust CNN 0.74 vs plain 0.19 on the paper's Fig. 16 cells; the known-S attack identifies the overlays of
-    # 0.83 of the faces and lifts mean SSIM 0.57 -> 0.91 and dlib 0.4 -> 1.0.
+    # robust CNN 0.74 vs plain 0.19 on the paper's Fig. 16 cells; the known-S attack finds 0.93 of the overlays (all 3
+    # for 0.83 of the faces) and lifts mean SSIM 0.57 -> 0.91 and dlib 0.4 -> 1.0.
     _, out = fast_run
     results = json.loads((out / "results.json").read_text())
     claims = {c["id"]: c for c in results["claims"]}
     assert claims["fig13"]["ours"]["krtio"]["mean"] > 0.99 and claims["fig13"]["ours"]["uep"]["mean"] > 0.99
     assert claims["fig16_robust"]["ours"]["gain"] > 0.3
     (row,) = results["known_s_attack"]
-    assert row["overlays_identified"] >= 0.6
+    assert row["overlays found"] >= 0.8 and row["all 3 found"] >= 0.6
     assert row["ssim_attacked"] >= row["ssim_perturbed"] + 0.2
     assert row["dlib ResNet attacked"] >= row["dlib ResNet perturbed"] + 0.3
 
