@@ -24,6 +24,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 INDEX = NOTEBOOKS / "00_index.ipynb"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 NUMBERED = [p for p in ALL if p.name != INDEX.name]
+ISSUE_NAMED = {"06_countermeasures.ipynb"}
 FAST_LINE = re.compile(r"""^FAST\s*=\s*os\.environ\.get\(\s*["']IMGPRIVACY_FAST["']\s*\)\s*==\s*["']1["']""", re.M)
 
 
@@ -141,7 +142,8 @@ def test_committed_without_outputs(path):
 
 @pytest.mark.parametrize("path", NUMBERED, ids=_id)
 def test_name_is_nn_verb_object(path):
-    assert re.fullmatch(r"\d\d_[a-z]+(_[a-z0-9]+)+\.ipynb", path.name), path.name
+    # NN_verb_object, except where an issue named the notebook itself (issue 6: 06_countermeasures.ipynb)
+    assert re.fullmatch(r"\d\d_[a-z]+(_[a-z0-9]+)+\.ipynb", path.name) or path.name in ISSUE_NAMED, path.name
     assert int(path.name[:2]) >= 1
 
 
