@@ -9,7 +9,8 @@ writes into a new folder:
 * ``results.json``: every number (settings, timings, the tidy tables, each
   claim with the paper's value and ours);
 * ``krtio_grid.csv``, ``filters.csv``, ``uep.csv``: the tidy tables of
-  :func:`imgprivacy.evaluate.sweep`;
+  :func:`imgprivacy.evaluate.sweep`; ``known_s.csv``: that of
+  :func:`imgprivacy.evaluate.known_overlay_sweep`;
 * ``report.md``: each of our results beside the paper's, with the paper's
   numbers typed in from its text (:data:`PAPER`), a verdict, and a sentence
   saying why they differ where they do.
@@ -306,29 +307,25 @@ def _learn_uep(faces, settings: Settings, device, progress: bool):
 
 # ----------------------------------------------------------------------------------------------- known-S attack
 def _known_s(x, y, targets, limits, settings: Settings, overlays, progress: bool):
-    rows, examples = [], None
-    ids = [f"face-{i}" for i in range(len(x))]
-    for block in settings.known_s_blocks:
-        perturbed = krtio.perturb_batch(x, EVAL_KEY, image_ids=ids, overlays=overlays, k=3, alpha=0.45, block=block,
-                                        progress=False)
-        stored = np.stack([data.storage_roundtrip(p) for p in perturbed])  # what the provider receives: 8-bit PNG
-        result = attacks.known_overlay_attack(stored, overlays, alpha=0.45, k=3, block=block, progress=progress)
-        m = len(overlays)
-        truth = [krtio.select_overlays(EVAL_KEY, i, k=3, m=m) for i in ids]
-        pairs = [(set(map(int, s)), set(t)) for s, t in zip(np.asarray(result.selection), truth)]
-        row = {"block": block, "overlays found": float(np.mean([len(s & t) / 3 for s, t in pairs])),
-               "all 3 found": float(np.mean([s == t for s, t in pairs])),
-               "ssim_perturbed": float(np.mean([metrics.ssim(a, b) for a, b in zip(x, stored)])),
-               "ssim_attacked": float(np.mean([metrics.ssim(a, b) for a, b in zip(x, result.recovered)]))}
-        for name, target in targets.items():
-            n = limits.get(name, len(x))
-            if hasattr(target, "predict"):
-                row[f"{name} perturbed"] = metrics.recognition_rate(target, stored[:n], y[:n])
-                row[f"{name} attacked"] = metrics.recognition_rate(target, result.recovered[:n], y[:n])
+    """The known-S attack at alpha 0.45, k = 3 and each block of the settings: the tidy table, one wide row per
+    block for the report, and (block, protected, attacked) examples for the figure."""
+    from .evaluate import known_overlay_sweep
+
+    recognisers = {name: t for name, t in targets.items() if hasattr(t, "predict")}
+    table, shown = known_overlay_sweep(
+        x, y, recognisers, settings=[(0.45, 3, b) for b in settings.known_s_blocks], key=EVAL_KEY, overlays=overlays,
+        limits={k: v for k, v in limits.items() if k in recognisers}, progress=progress, return_images=True)
+    rows = []
+    for block, part in table.groupby("block", sort=False):
+        first = part.iloc[0]
+        row = {"block": int(block), "overlays found": first.overlays_found, "all 3 found": first.all_found,
+               "ssim_perturbed": first.ssim_protected, "ssim_attacked": first.ssim_attacked}
+        for r in part.itertuples():
+            row[f"{r.target} perturbed"], row[f"{r.target} attacked"] = r.rate_protected, r.rate_attacked
         rows.append(row)
-        if examples is None or block == 8:
-            examples = (block, stored[:6], result.recovered[:6])
-    return rows, examples
+    block = 8 if 8 in settings.known_s_blocks else settings.known_s_blocks[0]
+    protected, attacked = shown[0.45, 3, block]
+    return table, rows, (block, protected[:6], attacked[:6])
 
 
 # ----------------------------------------------------------------------------------------------- claims
@@ -674,7 +671,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
         recovery = {name: {"mean": float(v.mean()), "sd": float(v.std(ddof=1)), "min": float(v.min()), "n": int(v.size)}
                     for name, v in (("uep", ssim_uep), ("krtio", ssim_krtio))}
         t = lap("recovery", t)
-        known_rows, examples = _known_s(x, y, targets, limits, settings, overlays, progress)
+        known, known_rows, examples = _known_s(x, y, targets, limits, settings, overlays, progress)
         t = lap("known-S attack", t)
 
         figures = {
@@ -710,7 +707,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
     claims = _claims(grid, filt, uep_table, recovery, settings)
     env = {"device": str(device), "platform": platform.platform(), "python": platform.python_version(),
            "numpy": np.__version__}
-    for name, table in (("krtio_grid.csv", grid), ("filters.csv", filt), ("uep.csv", uep_table)):
+    for name, table in (("krtio_grid.csv", grid), ("filters.csv", filt), ("uep.csv", uep_table), ("known_s.csv", known)):
         writer.text(name, table.to_csv(index=False))
     results = {
         "imgprivacy": __version__, "settings": asdict(settings), "environment": env, "seconds": seconds,

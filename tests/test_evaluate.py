@@ -419,3 +419,37 @@ def test_lazy_module_does_not_load_pandas_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "(False, False) False True True"
+
+
+# --------------------------------------------------------------------------- known_overlay_sweep
+def test_known_overlay_sweep_table(tiny):
+    X, y, S, _ = tiny
+    counting = Counting()
+    targets = {"smooth": Smooth(), "counting": counting}
+    settings = [(0.5, 2, 4), (0.45, 1, 8)]
+    table, shown = E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, limits={"counting": 3},
+                                         progress=False, return_images=True)
+    assert list(table.columns) == list(E.KNOWN_S_COLUMNS)
+    assert len(table) == len(settings) * len(targets)
+    assert table[["alpha", "k", "block"]].drop_duplicates().values.tolist() == [[0.5, 2, 4], [0.45, 1, 8]]
+    assert table.loc[table.target == "counting", "n"].tolist() == [3, 3] and counting.seen == [3, 3, 3, 3]
+    assert table[["overlays_found", "all_found", "rate_protected", "rate_attacked"]].stack().between(0, 1).all()
+    protected, attacked = shown[0.5, 2, 4]
+    assert protected.shape == attacked.shape == X.shape
+    # what the provider gets: the user's k-RTIO photo, as stored in an 8-bit PNG
+    ids = [f"face-{i}" for i in range(len(X))]
+    expected = ip.krtio.perturb_batch(X, E.EVALUATION_KEY, image_ids=ids, overlays=S, k=2, alpha=0.5, block=4, progress=False)
+    np.testing.assert_array_equal(protected, np.stack([ip.data.to_float(ip.data.to_uint(p)) for p in expected]))
+    np.testing.assert_array_equal(attacked, ip.attacks.known_overlay_attack(protected, S, alpha=0.5, k=2, block=4).recovered)
+    again = E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, limits={"counting": 3}, progress=False)
+    assert again.drop(columns="seconds").equals(table.drop(columns="seconds"))  # deterministic
+
+
+def test_known_overlay_sweep_refuses_bad_settings(tiny):
+    X, y, S, _ = tiny
+    with pytest.raises(TypeError, match=r"settings\[0\] must be an \(alpha, k, block\) triple"):
+        E.known_overlay_sweep(X, y, {"smooth": Smooth()}, settings=[(0.5, 2)], overlays=S)
+    with pytest.raises(ValueError, match=r"settings\[0\] k must be in \[1, 4\], got 5"):
+        E.known_overlay_sweep(X, y, {"smooth": Smooth()}, settings=[(0.5, 5, 4)], overlays=S)
+    with pytest.raises(ValueError, match="labels must give the subject"):
+        E.known_overlay_sweep(X, None, {"counting": Counting()}, overlays=S)

@@ -26,7 +26,7 @@ def test_reproduce_fast_writes_figures_json_tables_and_report(fast_run, capsys):
     status, out = fast_run
     assert status == 0
     names = {p.name for p in out.iterdir()}
-    assert FIGURES | {"results.json", "report.md", "krtio_grid.csv", "filters.csv", "uep.csv"} == names
+    assert FIGURES | {"results.json", "report.md", "krtio_grid.csv", "filters.csv", "uep.csv", "known_s.csv"} == names
     for name in FIGURES:
         assert (out / name).read_bytes().startswith(b"\x89PNG")
     results = json.loads((out / "results.json").read_text())
@@ -43,6 +43,7 @@ def test_reproduce_fast_writes_figures_json_tables_and_report(fast_run, capsys):
     assert len(grid) == n_cells * grid.target.nunique()
     assert {"eigenfaces", "provider CNN", "robust CNN", "dlib ResNet", "dlib HOG", "LBP cascade", "Haar cascade"} == set(grid.target)
     assert grid.rate.between(0, 1).all()
+    assert list(pd.read_csv(out / "known_s.csv").columns) == list(evaluate.KNOWN_S_COLUMNS)
     filters = pd.read_csv(out / "filters.csv")
     assert set(filters["filter"]) == {"none", *ip.attacks.FILTERS}
     report = (out / "report.md").read_text()
