@@ -292,6 +292,39 @@ def _fmt_psnr(value: float) -> str:
     return "PSNR ∞" if math.isinf(value) else f"PSNR {value:.1f} dB"
 
 
+class _Explorer(ipywidgets.VBox):
+    """What every explorer shares: controls wired to ``_draw``, a status line, an output area, the last drawing.
+
+    A subclass builds its controls, calls :meth:`_wire` (which draws once),
+    and in ``_draw`` ends with :meth:`_publish` or, when the library refuses a
+    setting, :meth:`_refuse` (the message is shown, nothing is raised).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.figure: Figure | None = None
+        self.view: Any = None
+        self.draws = 0
+
+    def _wire(self, controls: dict[str, ipywidgets.Widget], rows: Sequence[Sequence[str]] | None = None) -> None:
+        """Register ``controls`` with :func:`ipywidgets.interactive_output`, laid out in ``rows`` of names (default one)."""
+        self.controls = controls
+        self.status = ipywidgets.HTML()
+        self.output = ipywidgets.interactive_output(self._draw, controls)
+        wrap = ipywidgets.Layout(flex_flow="row wrap")
+        rows = [list(controls)] if rows is None else rows
+        boxes = [ipywidgets.HBox([controls[n] for n in row if n in controls], layout=wrap) for row in rows]
+        self.children = (*boxes, self.status, self.output)
+
+    def _publish(self, view: Any, fig: Figure) -> None:
+        self.figure, self.view = fig, view
+        self.draws += 1
+        _display(fig)
+
+    def _refuse(self, exc: Exception) -> None:
+        self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+
+
 # --------------------------------------------------------------------------- k-RTIO explorer
 @dataclass(frozen=True)
 class ExplorerView:
@@ -328,7 +361,7 @@ class ExplorerView:
     ssim_recovered: float
 
 
-class KRTIOExplorer(ipywidgets.VBox):
+class KRTIOExplorer(_Explorer):
     """Sliders for k-RTIO's parameters wired to perturb and recover one photo.
 
     Build it with :func:`krtio_explorer`.  The four panels are drawn by a
@@ -373,9 +406,6 @@ class KRTIOExplorer(ipywidgets.VBox):
         self._overlays = overlays
         self._names = list(getattr(overlays, "names", [])) or None
         self._prepared: dict = {}
-        self.figure: Figure | None = None
-        self.view: ExplorerView | None = None
-        self.draws = 0
         style = {"description_width": "initial"}
         controls: dict[str, ipywidgets.Widget] = {}
         if len(images) > 1:
@@ -401,15 +431,7 @@ class KRTIOExplorer(ipywidgets.VBox):
             value=image_id, description="image id", continuous_update=False, style=style
         )
         controls["wrong_key"] = ipywidgets.Checkbox(value=False, description="recover with a wrong key", indent=False)
-        self.controls = controls
-        self.status = ipywidgets.HTML()
-        self.output = ipywidgets.interactive_output(self._draw, controls)
-        wrap = ipywidgets.Layout(flex_flow="row wrap")
-        rows = [
-            ipywidgets.HBox([controls[n] for n in ("index", "alpha", "k") if n in controls], layout=wrap),
-            ipywidgets.HBox([controls["block"], controls["image_id"], controls["wrong_key"]], layout=wrap),
-        ]
-        self.children = (*rows, self.status, self.output)
+        self._wire(controls, rows=(("index", "alpha", "k"), ("block", "image_id", "wrong_key")))
 
     def _prepared_for(self, shape: tuple[int, ...], block: int) -> krtio.PreparedOverlays:
         geo = (shape[:2], len(shape) == 3 and shape[2] in (3, 4), block)
@@ -430,7 +452,7 @@ class KRTIOExplorer(ipywidgets.VBox):
             )
             selection = krtio.select_overlays(self._key, image_id, k=k, m=prep.m)
         except (ValueError, TypeError) as exc:
-            self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+            self._refuse(exc)
             return
         view = ExplorerView(
             index=index, image_id=image_id, alpha=alpha, k=k, block=block, wrong_key=bool(wrong_key),
@@ -455,9 +477,7 @@ class KRTIOExplorer(ipywidgets.VBox):
             + f"\n{_fmt_psnr(view.psnr_recovered)} · SSIM {view.ssim_recovered:.3f}",
         ]
         fig = show_images([image, overlay, perturbed, recovered], titles, ncols=4, size=2.6)
-        self.figure, self.view = fig, view
-        self.draws += 1
-        _display(fig)
+        self._publish(view, fig)
 
 
 def _display(fig: Figure) -> None:
@@ -645,7 +665,7 @@ class BSSView:
         return self.mean_ssim_recovered - self.mean_ssim_perturbed
 
 
-class BSSExplorer(ipywidgets.VBox):
+class BSSExplorer(_Explorer):
     """Controls for the naive overlay and the blind-signal-separation attack on it.
 
     Build it with :func:`bss_explorer`.  The figure is drawn by a callback
@@ -697,9 +717,6 @@ class BSSExplorer(ipywidgets.VBox):
         self._block = block
         self._show = show
         self._prep = krtio.prepare_overlays(overlays, images.shape[1:], block=block)
-        self.figure: Figure | None = None
-        self.view: BSSView | None = None
-        self.draws = 0
         style = {"description_width": "initial"}
         controls: dict[str, ipywidgets.Widget] = {}
         controls["alpha"] = ipywidgets.FloatSlider(
@@ -720,15 +737,7 @@ class BSSExplorer(ipywidgets.VBox):
         controls["use_krtio"] = ipywidgets.Checkbox(
             value=use_krtio, description="k-RTIO instead of one shared overlay", indent=False
         )
-        self.controls = controls
-        self.status = ipywidgets.HTML()
-        self.output = ipywidgets.interactive_output(self._draw, controls)
-        wrap = ipywidgets.Layout(flex_flow="row wrap")
-        rows = [
-            ipywidgets.HBox([controls[c] for c in ("alpha", "n", "seed")], layout=wrap),
-            ipywidgets.HBox([controls[c] for c in ("overlay", "attack", "use_krtio")], layout=wrap),
-        ]
-        self.children = (*rows, self.status, self.output)
+        self._wire(controls, rows=(("alpha", "n", "seed"), ("overlay", "attack", "use_krtio")))
 
     def _shared_overlay(self, index: int) -> np.ndarray:
         """Overlay ``index`` fitted to the photos the way k-RTIO fits it (no shuffle)."""
@@ -758,7 +767,7 @@ class BSSExplorer(ipywidgets.VBox):
                 perturbed = attacks.naive_overlay(originals, truth, alpha=alpha)
             result = attacks.bss_fastica(perturbed) if attack else None
         except (ValueError, TypeError) as exc:
-            self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+            self._refuse(exc)
             return
         ssim_p = np.array([metrics.ssim_affine(x, y) for x, y in zip(originals, perturbed)])
         recovered = [] if result is None else result.recovered
@@ -776,9 +785,7 @@ class BSSExplorer(ipywidgets.VBox):
         )
         self.status.value = html.escape(self._status_text(view))
         fig = self._figure(view)
-        self.figure, self.view = fig, view
-        self.draws += 1
-        _display(fig)
+        self._publish(view, fig)
 
     def _status_text(self, view: BSSView) -> str:
         if view.use_krtio:
@@ -1109,7 +1116,7 @@ class UEPView:
         return None if self.label is None else bool(self.predictions[target][1] != self.label)
 
 
-class UEPExplorer(ipywidgets.VBox):
+class UEPExplorer(_Explorer):
     """A β slider wired to apply and remove a learned UEP on one photo, with every target's answer.
 
     Build it with :func:`uep_explorer`.  Every change of a control redraws
@@ -1132,9 +1139,6 @@ class UEPExplorer(ipywidgets.VBox):
         super().__init__()
         self._images, self._delta, self._targets = images, delta, targets
         self._labels, self._names = labels, names
-        self.figure: Figure | None = None
-        self.view: UEPView | None = None
-        self.draws = 0
         style = {"description_width": "initial"}
         controls: dict[str, ipywidgets.Widget] = {}
         if len(images) > 1:
@@ -1148,14 +1152,7 @@ class UEPExplorer(ipywidgets.VBox):
         controls["stored"] = ipywidgets.Checkbox(
             value=stored, description="store as 8-bit PNG before removing", indent=False
         )
-        self.controls = controls
-        self.status = ipywidgets.HTML()
-        self.output = ipywidgets.interactive_output(self._draw, controls)
-        self.children = (
-            ipywidgets.HBox(list(controls.values()), layout=ipywidgets.Layout(flex_flow="row wrap")),
-            self.status,
-            self.output,
-        )
+        self._wire(controls)
 
     def _draw(self, beta: float, stored: bool, index: int = 0) -> None:
         from . import data, uep
@@ -1170,7 +1167,7 @@ class UEPExplorer(ipywidgets.VBox):
             trio = np.stack([image, perturbed, recovered])
             predictions = {name: np.asarray(t.predict(trio)) for name, t in self._targets.items()}
         except (ValueError, TypeError) as exc:
-            self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+            self._refuse(exc)
             return
         label = None if self._labels is None else self._labels[index]
         view = UEPView(
@@ -1181,9 +1178,7 @@ class UEPExplorer(ipywidgets.VBox):
         )
         self.status.value = self._table(view)
         fig = self._figure(view)
-        self.figure, self.view = fig, view
-        self.draws += 1
-        _display(fig)
+        self._publish(view, fig)
 
     def _answer(self, predicted: Any, label: Any) -> str:
         text = html.escape(_label_text(predicted, self._names))
@@ -1345,7 +1340,7 @@ class MedianView:
     ssim_attacked: np.ndarray | None
 
 
-class MedianExplorer(ipywidgets.VBox):
+class MedianExplorer(_Explorer):
     """λ and n sliders wired to the median attack of section 6.3, with every target's recognition.
 
     Build it with :func:`median_explorer`.
@@ -1370,9 +1365,6 @@ class MedianExplorer(ipywidgets.VBox):
         self._ssim_perturbed = None
         if originals is not None:
             self._ssim_perturbed = np.array([metrics.ssim(a, b) for a, b in zip(originals, perturbed)])
-        self.figure: Figure | None = None
-        self.view: MedianView | None = None
-        self.draws = 0
         style = {"description_width": "initial"}
         controls = {
             "lam": ipywidgets.FloatSlider(
@@ -1386,14 +1378,7 @@ class MedianExplorer(ipywidgets.VBox):
                 value=seed, min=0, max=max(99, seed), description="draw (seed)", continuous_update=False, style=style
             ),
         }
-        self.controls = controls
-        self.status = ipywidgets.HTML()
-        self.output = ipywidgets.interactive_output(self._draw, controls)
-        self.children = (
-            ipywidgets.HBox(list(controls.values()), layout=ipywidgets.Layout(flex_flow="row wrap")),
-            self.status,
-            self.output,
-        )
+        self._wire(controls)
 
     def _draw(self, lam: float, n: int, seed: int) -> None:
         lam = round(float(lam), 4)
@@ -1407,7 +1392,7 @@ class MedianExplorer(ipywidgets.VBox):
                     name: metrics.recognition_rate(t, self._perturbed, self._labels) for name, t in self._targets.items()
                 }
         except (ValueError, TypeError) as exc:
-            self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+            self._refuse(exc)
             return
         recognition = {} if self._labels is None else {k: float(np.mean(p == self._labels)) for k, p in predictions.items()}
         ssim_attacked = None
@@ -1420,9 +1405,7 @@ class MedianExplorer(ipywidgets.VBox):
         )
         self.status.value = html.escape(self._status_text(view))
         fig = self._figure(view)
-        self.figure, self.view = fig, view
-        self.draws += 1
-        _display(fig)
+        self._publish(view, fig)
 
     def _status_text(self, view: MedianView) -> str:
         parts = [f"median of {view.n} of the {len(self._perturbed)} perturbed photos (seed {view.seed}), λ = {view.lam:.2f}"]
@@ -1602,7 +1585,7 @@ class FilterView:
     predictions: dict
 
 
-class FilterExplorer(ipywidgets.VBox):
+class FilterExplorer(_Explorer):
     """The provider's filters (Fig. 17) applied live to k-RTIO or UEP faces, with each target's recognition.
 
     Build it with :func:`filter_explorer`.  The protected stacks are made
@@ -1628,9 +1611,6 @@ class FilterExplorer(ipywidgets.VBox):
             {} if labels is None else {name: metrics.recognition_rate(t, images, labels) for name, t in targets.items()}
         )
         self._protected_rates: dict[str, dict[str, float]] = {}
-        self.figure: Figure | None = None
-        self.view: FilterView | None = None
-        self.draws = 0
         style = {"description_width": "initial"}
         controls: dict[str, ipywidgets.Widget] = {
             "scheme": ipywidgets.ToggleButtons(options=list(protected), value=scheme, description="protected by",
@@ -1644,14 +1624,7 @@ class FilterExplorer(ipywidgets.VBox):
             controls["index"] = ipywidgets.IntSlider(value=index, min=0, max=len(images) - 1, description="photo",
                                                      continuous_update=False, style=style)
         controls["filter"].observe(self._new_filter, names="value")
-        self.controls = controls
-        self.status = ipywidgets.HTML()
-        self.output = ipywidgets.interactive_output(self._draw, controls)
-        self.children = (
-            ipywidgets.HBox(list(controls.values()), layout=ipywidgets.Layout(flex_flow="row wrap")),
-            self.status,
-            self.output,
-        )
+        self._wire(controls)
 
     def _new_filter(self, change) -> None:
         # the strength slider offers the new filter's steps, starting unfiltered
@@ -1679,7 +1652,7 @@ class FilterExplorer(ipywidgets.VBox):
                     for name, t in self._targets.items()
                 }
         except (ValueError, TypeError) as exc:
-            self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
+            self._refuse(exc)
             return
         view = FilterView(
             scheme=scheme, filter=filter, strength=strength, index=int(index), original=self._images[index],
@@ -1690,9 +1663,7 @@ class FilterExplorer(ipywidgets.VBox):
         )
         self.status.value = self._table(view)
         fig = self._figure(view)
-        self.figure, self.view = fig, view
-        self.draws += 1
-        _display(fig)
+        self._publish(view, fig)
 
     def _table(self, view: FilterView) -> str:
         unit = attacks.FILTERS[view.filter].unit
