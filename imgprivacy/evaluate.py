@@ -160,34 +160,7 @@ def _check_ids(image_ids: Any, n: int) -> list:
         return [f"face-{i}" for i in range(n)]
     if isinstance(image_ids, (str, bytes)):
         raise TypeError("image_ids must be a sequence of one id per image, got a single string")
-    ids = list(image_ids)
-    if len(ids) != n:
-        raise ValueError(f"image_ids must have one id per image, got {len(ids)} ids for {n} images")
-    seen: dict = {}
-    for pos, i in enumerate(ids):
-        krtio._check_id(i)
-        if i in seen:
-            raise ValueError(
-                f"image_ids must be unique, got {_short(i)} at positions {seen[i]} and {pos}; "
-                "a repeated id reuses one overlay"
-            )
-        seen[i] = pos
-    return ids
-
-
-def _overlay_set(overlays: Any):
-    if overlays is None:
-        return data.overlay_set()
-    if isinstance(overlays, krtio.PreparedOverlays):
-        return overlays.overlays
-    if isinstance(overlays, (str, bytes, np.ndarray)) or not isinstance(overlays, Sequence):
-        raise TypeError(
-            "overlays must be a sequence of overlay images (imgprivacy.data.overlay_set()) or None for the default set, "
-            f"got {type(overlays).__name__}"
-        )
-    if len(overlays) == 0:
-        raise ValueError("overlays must hold at least one image, got an empty set; use None for the default set")
-    return overlays
+    return krtio._check_ids(image_ids, n)
 
 
 def _bar(iterable, *, desc: str, progress: bool, total: int | None = None):
@@ -364,7 +337,7 @@ def sweep(
         if not blocks or not ks:
             raise ValueError(f"blocks and ks must not be empty when alphas is not, got blocks={blocks}, ks={ks}")
         key = _prf.check_key(EVALUATION_KEY if key is None else key)
-        S = _overlay_set(overlays)
+        S = krtio._overlay_images(overlays)
         ks = [check_int(k, "ks", minimum=1, maximum=len(S)) for k in ks]
         ids = _check_ids(image_ids, n_images)
         cells += [{"scheme": "krtio", "alpha": a, "block": b, "k": k} for a, b, k in itertools.product(alphas, blocks, ks)]
@@ -476,7 +449,7 @@ def krtio_recovery_ssim(
     """
     stack = check_stack(images, "images")
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
-    S = _overlay_set(overlays)
+    S = krtio._overlay_images(overlays)
     alpha = check_alpha(alpha)
     k = check_int(k, "k", minimum=1, maximum=len(S))
     block = check_int(block, "block", minimum=1)
@@ -597,7 +570,7 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
     named = _check_targets(targets)
     labels = _check_labels(labels, len(stack), any(task == "recognition" for _, task in named.values()))
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
-    S = _overlay_set(overlays)
+    S = krtio._overlay_images(overlays)
     ids = _check_ids(image_ids, len(stack))
     limits = _check_limits(limits, list(named), len(stack))
     if depth is not None:
@@ -1131,7 +1104,7 @@ def plot_krtio_examples(
     """
     img = check_image(image, "image")
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
-    S = _overlay_set(overlays)
+    S = krtio._overlay_images(overlays)
     blocks = [check_int(b, "blocks", minimum=1) for b in _sequence(blocks, "blocks")]
     if not blocks:
         raise ValueError("blocks must hold at least one block size, got none")

@@ -746,15 +746,11 @@ def recover(
     return _mix(perturbed, key, image_id, overlays, k, alpha, block, forward=False)
 
 
-def _batch(images, key, image_ids, overlays, k, alpha, block, progress, forward):
-    from tqdm.auto import tqdm
-
-    name = "images" if forward else "perturbed"
-    stack = isinstance(images, np.ndarray)
-    items = check_images(images, name)
+def _check_ids(image_ids, n: int) -> list:
+    """``image_ids`` as a list of ``n`` valid, unique ids (a repeated id would reuse one overlay)."""
     ids = list(image_ids)
-    if len(ids) != len(items):
-        raise ValueError(f"image_ids must have one id per image, got {len(ids)} ids for {len(items)} images")
+    if len(ids) != n:
+        raise ValueError(f"image_ids must have one id per image, got {len(ids)} ids for {n} images")
     for i in ids:
         _check_id(i)
     seen: dict = {}
@@ -765,6 +761,34 @@ def _batch(images, key, image_ids, overlays, k, alpha, block, progress, forward)
                 "reuses one overlay, which blind signal separation can remove"
             )
         seen[i] = pos
+    return ids
+
+
+def _overlay_images(overlays) -> Sequence[np.ndarray]:
+    """The overlay set ``S`` as a sequence of images: ``None`` is the default set, a PreparedOverlays its images."""
+    if overlays is None:
+        from .data import overlay_set
+
+        return overlay_set()
+    if isinstance(overlays, PreparedOverlays):
+        return overlays.overlays
+    if isinstance(overlays, (str, bytes, np.ndarray)) or not isinstance(overlays, Sequence):
+        raise TypeError(
+            "overlays must be a sequence of overlay images (imgprivacy.data.overlay_set()) or None for the default set, "
+            f"got {type(overlays).__name__}"
+        )
+    if len(overlays) == 0:
+        raise ValueError("overlays must hold at least one image, got an empty set; use None for the default set")
+    return overlays
+
+
+def _batch(images, key, image_ids, overlays, k, alpha, block, progress, forward):
+    from tqdm.auto import tqdm
+
+    name = "images" if forward else "perturbed"
+    stack = isinstance(images, np.ndarray)
+    items = check_images(images, name)
+    ids = _check_ids(image_ids, len(items))
     bpair = check_block(block)
     base = overlays.overlays if isinstance(overlays, PreparedOverlays) else tuple(overlays)
     preps: dict = {}

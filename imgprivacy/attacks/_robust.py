@@ -51,26 +51,9 @@ def _check_grid(values: Any, name: str, check) -> tuple:
     return tuple(check(v, f"{name}[{i}]") for i, v in enumerate(values))
 
 
-def _overlay_images(overlays) -> Sequence[np.ndarray]:
-    """The overlay set as a sequence of images; ``None`` is the default set."""
-    if overlays is None:
-        from ..data import overlay_set
-
-        return overlay_set()
-    if isinstance(overlays, _krtio.PreparedOverlays):
-        return overlays.overlays
-    if isinstance(overlays, np.ndarray) and overlays.ndim in (3, 4):
-        return list(overlays)
-    if isinstance(overlays, (str, bytes)) or not isinstance(overlays, Sequence):
-        raise TypeError(f"overlays must be a sequence of images (e.g. imgprivacy.data.overlay_set()) or None, got {_short(overlays)}")
-    if len(overlays) == 0:
-        raise ValueError("overlays must hold at least one image, got an empty set")
-    return overlays
-
-
 def overlay_set_fingerprint(overlays) -> str:
     """:func:`imgprivacy.data.overlay_fingerprint` of ``overlays`` (``None``: the default set)."""
-    images = _overlay_images(overlays)
+    images = _krtio._overlay_images(overlays)
     fingerprint = getattr(images, "fingerprint", None)  # an OverlaySet carries its own
     if isinstance(fingerprint, str):
         return fingerprint
@@ -168,7 +151,7 @@ def krtio_augment(
     labels = np.asarray(labels)
     if labels.shape != (len(x),):
         raise ValueError(f"labels must have one entry per image, shape ({len(x)},), got shape {labels.shape}")
-    S = _overlay_images(overlays)
+    S = _krtio._overlay_images(overlays)
     alphas = _check_grid(alphas, "alphas", check_alpha)
     blocks = _check_grid(blocks, "blocks", check_block)
     k = check_int(k, "k", minimum=1, maximum=len(S))

@@ -105,7 +105,7 @@ class RobustCNN(ProviderCNN):
         -------
         self
         """
-        from ..attacks._robust import _overlay_images
+        from ..krtio import _overlay_images
 
         overlays = _overlay_images(self.overlays)
         x, y = krtio_augment(
