@@ -31,6 +31,7 @@ __all__ = [
     "krtio",
     "metrics",
     "models",
+    "plotting",
     "read_key",
     "reproduce",
     "targets",
@@ -39,7 +40,7 @@ __all__ = [
     "write_key",
 ]
 
-_LAZY = {"widgets", "cli", "models", "uep", "evaluate", "reproduce"}
+_LAZY = {"widgets", "cli", "models", "uep", "evaluate", "plotting", "reproduce"}
 
 
 def __getattr__(name: str):

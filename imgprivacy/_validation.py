@@ -7,19 +7,34 @@ exception: their value is never echoed (only their type and length).
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
+from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "check_alpha",
+    "check_beta",
     "check_block",
+    "check_delta",
+    "check_depth",
+    "check_id",
+    "check_ids",
     "check_image",
     "check_images",
     "check_int",
+    "check_labels",
+    "check_path",
     "check_range_01",
+    "check_real",
     "check_same_shape",
+    "check_sequence",
+    "check_stack",
+    "is_single_image",
 ]
 
 _CHANNEL_NAMES = {1: "grey", 2: "grey+alpha", 3: "RGB", 4: "RGBA"}
@@ -141,3 +156,132 @@ def check_stack(images, name: str) -> np.ndarray:
     if len(shapes) > 1:
         raise ValueError(f"{name} must all have the same shape, got {sorted(shapes)}; resize or crop them first")
     return np.stack(items)
+
+
+def check_real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, accepted: str = "") -> float:
+    """Return ``value`` as a finite float in ``[low, high]`` (``(low, high]`` with ``low_open``).
+
+    ``accepted`` is appended to the messages, e.g. ``" >= 0 (the weight of delta)"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number{accepted}, got {_short(value)}")
+    value = float(value)
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad = bad or (value <= low if low_open else value < low)
+    if high is not None:
+        bad = bad or value > high
+    if bad:
+        raise ValueError(f"{name} must be a finite number{accepted}, got {value}")
+    return value
+
+
+def check_beta(beta: Any, name: str = "beta") -> float:
+    """A UEP weight ``beta >= 0`` (1.0 is the perturbation as learned)."""
+    return check_real(beta, name, low=0.0, accepted=" >= 0 (the weight of delta, 1.0 as learned)")
+
+
+def check_delta(delta: Any, name: str = "delta") -> np.ndarray:
+    """A UEP perturbation in tanh space (an array, or anything with a ``.delta`` array) as float64."""
+    if not isinstance(delta, np.ndarray) and isinstance(getattr(delta, "delta", None), np.ndarray):
+        delta = delta.delta
+    if not isinstance(delta, np.ndarray):
+        raise TypeError(
+            f"{name} must be a numpy array of shape (H, W) or (H, W, C) (UEPResult.delta), got {type(delta).__name__}"
+        )
+    if not np.issubdtype(delta.dtype, np.floating):
+        raise TypeError(f"{name} must be a floating-point array (a perturbation in tanh space), got dtype {delta.dtype}")
+    if delta.ndim not in (2, 3) or delta.shape[0] < 1 or delta.shape[1] < 1 or (delta.ndim == 3 and delta.shape[2] not in (1, 3)):
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, C) with C = 1 or 3, got shape {delta.shape}")
+    if not np.all(np.isfinite(delta)):
+        raise ValueError(f"{name} must be finite, got NaN or infinite values")
+    return delta.astype(np.float64)
+
+
+def check_depth(depth: Any, name: str = "depth") -> int:
+    """Bits per stored sample: 8 or 16."""
+    depth = check_int(depth, name)
+    if depth not in (8, 16):
+        raise ValueError(f"{name} must be 8 or 16 (bits per sample), got {depth}")
+    return depth
+
+
+def check_path(path: Any, name: str = "path") -> Path:
+    """A file path (str or os.PathLike) as a Path; the file itself is not looked at."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got {type(path).__name__}")
+    return Path(path)
+
+
+def check_labels(labels: Any, n: int, *, name: str = "labels", required: bool = True,
+                 n_classes: int | None = None, class_indices: bool = False) -> np.ndarray | None:
+    """One label per image, as an array of shape (n,).
+
+    ``None`` is refused when ``required`` (a recogniser needs the subjects) and
+    returned otherwise.  With ``class_indices`` the labels must be integers in
+    ``[0, n_classes - 1]`` (a CNN's output indices) and come back as int64.
+    """
+    if labels is None:
+        if required:
+            raise ValueError(f"{name} must give the subject of every image (one entry per image), got None")
+        return None
+    arr = np.asarray(labels)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have one entry per image, shape ({n},), got shape {arr.shape}")
+    if not class_indices:
+        return arr
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be integer class indices, got dtype {arr.dtype}")
+    if n and (arr.min() < 0 or (n_classes is not None and arr.max() >= n_classes)):
+        hi = "" if n_classes is None else f", {n_classes - 1}"
+        raise ValueError(
+            f"{name} must be class indices in [0{hi}] for this model, got range [{arr.min()}, {arr.max()}]; "
+            "map subject labels to 0..n_classes-1 first (Split.class_index does this)"
+        )
+    return arr.astype(np.int64)
+
+
+def check_id(image_id: object, name: str = "image_id") -> str | bytes:
+    """A photo's k-RTIO id: a non-empty str or bytes."""
+    if not isinstance(image_id, (str, bytes)):
+        raise TypeError(f"{name} must be a str or bytes (e.g. the file name), got {type(image_id).__name__}")
+    if len(image_id) == 0:
+        raise ValueError(f"{name} must not be empty: every photo needs its own id (e.g. its file name)")
+    return image_id
+
+
+def check_ids(image_ids: Any, n: int, name: str = "image_ids") -> list:
+    """``image_ids`` as a list of ``n`` valid, unique ids (a repeated id would reuse one overlay)."""
+    if isinstance(image_ids, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of one id per image, got a single string")
+    ids = list(image_ids)
+    if len(ids) != n:
+        raise ValueError(f"{name} must have one id per image, got {len(ids)} ids for {n} images")
+    for i in ids:
+        check_id(i)
+    seen: dict = {}
+    for pos, i in enumerate(ids):
+        if i in seen:
+            raise ValueError(
+                f"{name} must be unique, got {i!r} at positions {seen[i]} and {pos}; a repeated id "
+                "reuses one overlay, which blind signal separation can remove"
+            )
+        seen[i] = pos
+    return ids
+
+
+def is_single_image(arr: np.ndarray) -> bool:
+    """An (H, W) or (H, W, C) image rather than a stack (N, H, W)."""
+    return arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 2, 3, 4))
+
+
+def check_sequence(values: Any, name: str) -> list:
+    """A sequence (tuple, list, range or 1-D array) of distinct values, as a list."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray, range)):
+        raise TypeError(f"{name} must be a sequence (tuple or list) of values, got {_short(values)}")
+    out = list(values)
+    for i, v in enumerate(out):
+        if v in out[:i]:
+            raise ValueError(f"{name} must not repeat a value, got {_short(v)} twice in {_short(values)}")
+    return out

@@ -629,7 +629,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
         raise TypeError(f"fast must be True or False, got {fast!r}")
     import matplotlib
 
-    from . import evaluate, models
+    from . import evaluate, models, plotting
     from .targets import ProviderCNN
 
     settings = Settings.quick() if fast else Settings.full()
@@ -681,20 +681,20 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
             "uep_beta3": ["fig08_uep_beta.png"],
         }
         face = x[0]
-        writer.figure("fig09_alpha_block.png", evaluate.plot_krtio_examples(
+        writer.figure("fig09_alpha_block.png", plotting.plot_krtio_examples(
             face, EVAL_KEY, overlays=overlays, alphas=settings.alphas, blocks=settings.blocks, k=3))
-        writer.figure("fig10_k_block.png", evaluate.plot_krtio_examples(
+        writer.figure("fig10_k_block.png", plotting.plot_krtio_examples(
             face, EVAL_KEY, overlays=overlays, ks=settings.example_ks, blocks=settings.blocks, alpha=0.6))
         for k in settings.ks:
-            writer.figure(f"fig11_detection_k{k}.png", evaluate.plot_rates(grid, task="detection", k=k))
-        writer.figure("fig12_recognition_k3.png", evaluate.plot_rates(grid, task="recognition", k=3))
-        writer.figure("fig13_recovery_ssim.png", evaluate.plot_ssim_histograms(
+            writer.figure(f"fig11_detection_k{k}.png", plotting.plot_rates(grid, task="detection", k=k))
+        writer.figure("fig12_recognition_k3.png", plotting.plot_rates(grid, task="recognition", k=3))
+        writer.figure("fig13_recovery_ssim.png", plotting.plot_ssim_histograms(
             {"UEP (β = 3)": ssim_uep, "k-RTIO (k = 3, block 8, α = 0.45)": ssim_krtio}))
-        writer.figure("fig16_robust_cnn.png", evaluate.plot_heatmaps(grid, targets=["provider CNN", "robust CNN"], k=3))
+        writer.figure("fig16_robust_cnn.png", plotting.plot_heatmaps(grid, targets=["provider CNN", "robust CNN"], k=3))
         fig17_targets = [n for n in ("eigenfaces", "provider CNN", "robust CNN", "dlib ResNet", "dlib HOG") if n in targets]
-        writer.figure("fig17_filters.png", evaluate.plot_filters(filt, targets=fig17_targets))
-        writer.figure("fig08_uep_beta.png", evaluate.plot_beta(uep_table))
-        from .widgets import show_images
+        writer.figure("fig17_filters.png", plotting.plot_filters(filt, targets=fig17_targets))
+        writer.figure("fig08_uep_beta.png", plotting.plot_beta(uep_table))
+        from .plotting import show_images
 
         block, shown, attacked = examples
         n = len(shown)

@@ -28,8 +28,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import _prf, attacks, krtio, metrics
-from ._figures import enable_notebook_display, in_ipython
-from ._validation import check_alpha, check_block, check_image, check_images, check_int
+from ._validation import check_alpha, check_image, check_images, check_int, is_single_image
+from .plotting import in_ipython, show_images
 
 __all__ = [
     "ALPHA_RANGE",
@@ -52,8 +52,6 @@ __all__ = [
     "filter_explorer",
     "krtio_explorer",
     "median_explorer",
-    "show_images",
-    "training_curves",
     "uep_explorer",
 ]
 
@@ -63,229 +61,6 @@ BLOCK_CHOICES = (2, 4, 8, 16, 32)
 ALPHA_RANGE = (0.05, 1.0)
 #: Range of the BSS explorer's slider for the number of photos sharing an overlay.
 N_RANGE = (2, 40)
-
-
-# --------------------------------------------------------------------------- figures
-def show_images(
-    images: Sequence[np.ndarray] | np.ndarray,
-    titles: Sequence[str] | None = None,
-    *,
-    ncols: int | None = None,
-    size: float = 2.4,
-    cmap: str = "gray",
-    vmin: float = 0.0,
-    vmax: float = 1.0,
-    grid: int | tuple[int, int] | None = None,
-    suptitle: str | None = None,
-) -> Figure:
-    """Show images side by side, grey ones on a fixed [0, 1] scale.
-
-    Grey images are drawn with ``vmin``/``vmax`` fixed (no auto-contrast,
-    which would hide how much an overlay flattens a photo); colour images
-    are drawn as they are.
-
-    Parameters
-    ----------
-    images : sequence of ndarray of shape (H, W) or (H, W, C), or ndarray of shape (N, H, W[, C])
-        Float images in [0, 1]; C is 1, 3 (RGB) or 4 (RGBA).
-    titles : sequence of str, optional
-        One title per image.
-    ncols : int, optional
-        Panels per row; default ``min(len(images), 6)``.
-    size : float, default 2.4
-        Side of one panel in inches.
-    cmap : str, default "gray"
-        Colour map for grey images.
-    vmin, vmax : float, default 0.0 and 1.0
-        Value range mapped to the colour map for grey images.
-    grid : int or (int, int), optional
-        Draw the k-RTIO block grid: lines every ``grid`` pixels.
-    suptitle : str, optional
-        Title of the whole figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Not registered with pyplot: display it as a cell's value, or save
-        it with ``fig.savefig(path)``.
-
-    Raises
-    ------
-    ValueError
-        If ``images`` is empty, ``titles`` has another length, or an image
-        has an unsupported shape.
-    TypeError
-        If an image is not a float array.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> fig = show_images([rng.random((8, 8)), rng.random((8, 8, 3))], ["grey", "colour"])
-    >>> len(fig.axes), fig.axes[1].get_title()
-    (2, 'colour')
-    """
-    items = _as_image_list(images)
-    enable_notebook_display()
-    n = len(items)
-    if titles is not None:
-        titles = [str(t) for t in titles]
-        if len(titles) != n:
-            raise ValueError(f"titles must have one entry per image, got {len(titles)} titles for {n} images")
-    if ncols is None:
-        ncols = min(n, 6)
-    elif isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
-    ncols = int(min(ncols, n))
-    nrows = -(-n // ncols)
-    title_room = 0.55 if titles is not None else 0.0
-    fig = Figure(figsize=(size * ncols, (size + title_room) * nrows + (0.4 if suptitle else 0.0)), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    bpair = check_block(grid, "grid") if grid is not None else None
-    for pos, ax in enumerate(axes):
-        ax.set_axis_off()
-        if pos >= n:
-            continue
-        img = items[pos]
-        if img.ndim == 2:
-            ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        else:
-            ax.imshow(np.clip(img, 0.0, 1.0), interpolation="nearest")
-        if bpair is not None:
-            h, w = img.shape[:2]
-            for y in range(bpair[0], h, bpair[0]):
-                ax.axhline(y - 0.5, color="yellow", linewidth=0.8)
-            for x in range(bpair[1], w, bpair[1]):
-                ax.axvline(x - 0.5, color="yellow", linewidth=0.8)
-        if titles is not None:
-            ax.set_title(titles[pos], fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle)
-    return fig
-
-
-def training_curves(
-    histories: Mapping[str, Any],
-    *,
-    reference: Mapping[str, Any] | None = None,
-    label: str = "this run",
-    reference_label: str = "reference",
-    size: float = 2.8,
-    suptitle: str | None = None,
-) -> Figure:
-    """Loss and accuracy per epoch of trained networks, one column per network.
-
-    Top row: the mean training loss.  Bottom row: the accuracy on the
-    (augmented) training batches and, where recorded, on held-out faces.
-    ``reference`` histories, if given, are drawn dashed in the same panels
-    (e.g. the run that made the shipped checkpoints).
-
-    Parameters
-    ----------
-    histories : dict of str to TrainHistory
-        What :func:`imgprivacy.models.train` returned, by network name.  Any
-        object with sequences ``loss``, ``accuracy`` and ``val_accuracy``
-        (empty, or one value per epoch) works: this module never imports torch.
-    reference : dict of str to TrainHistory, optional
-        Histories to compare with, matched by name; names not in
-        ``histories`` are ignored.
-    label, reference_label : str
-        Legend labels of the two runs.
-    size : float, default 2.8
-        Width of one column in inches.
-    suptitle : str, optional
-        Title of the whole figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Not registered with pyplot (see :func:`show_images`).
-
-    Raises
-    ------
-    ValueError
-        If ``histories`` is empty or a history has no epochs or sequences of
-        different lengths.
-    TypeError
-        If ``histories`` or ``reference`` is not a mapping, or a history lacks
-        ``loss``/``accuracy``/``val_accuracy``.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace as H
-    >>> run = {"net": H(loss=[2.3, 1.1, 0.4], accuracy=[0.1, 0.6, 0.9], val_accuracy=[0.1, 0.5, 0.8])}
-    >>> fig = training_curves(run)
-    >>> len(fig.axes), fig.axes[0].get_title()
-    (2, 'net')
-    """
-    runs = _check_histories(histories, "histories")
-    if not runs:
-        raise ValueError("histories must hold at least one training history, got none")
-    refs = {} if reference is None else _check_histories(reference, "reference")
-    enable_notebook_display()
-    n = len(runs)
-    fig = Figure(figsize=(size * n, 5.2 + (0.4 if suptitle else 0.0)), layout="constrained")
-    axes = fig.subplots(2, n, squeeze=False)
-    legend: dict[str, Any] = {}
-    for col, name in enumerate(runs):
-        top, bottom = axes[0, col], axes[1, col]
-        drawn = [(runs[name], "-", 1.6, label)] + ([(refs[name], "--", 1.0, reference_label)] if name in refs else [])
-        for (loss, acc, val), style, width, who in drawn:
-            epochs = np.arange(1, len(loss) + 1)
-            kw = {"linewidth": width, "zorder": 3 if style == "-" else 2}  # this run on top
-            lines = top.plot(epochs, loss, style, color="black", label=f"loss, {who}", **kw)
-            lines += bottom.plot(epochs, acc, style, color="tab:blue", label=f"training batches, {who}", **kw)
-            if len(val):
-                lines += bottom.plot(epochs, val, style, color="tab:orange", label=f"held out, {who}", **kw)
-            for line in lines:
-                legend.setdefault(line.get_label(), line)
-        top.set_title(str(name))
-        top.set(xlabel="epoch", ylabel="training loss" if col == 0 else None)
-        bottom.set(xlabel="epoch", ylabel="accuracy" if col == 0 else None, ylim=(-0.03, 1.03))
-        for ax in (top, bottom):
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(alpha=0.3)
-    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=min(len(legend), 3), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
-    return fig
-
-
-def _check_histories(histories: Any, name: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``{name: (loss, accuracy, val_accuracy)}`` as float arrays, validated."""
-    if not isinstance(histories, Mapping):
-        raise TypeError(f"{name} must be a dict of network name to TrainHistory, got {type(histories).__name__}")
-    out = {}
-    for key, hist in histories.items():
-        try:
-            loss, acc, val = (np.asarray(getattr(hist, f), dtype=float) for f in ("loss", "accuracy", "val_accuracy"))
-        except AttributeError as err:
-            raise TypeError(
-                f"{name}[{key!r}] must be a TrainHistory (with loss, accuracy and val_accuracy), got {type(hist).__name__}"
-            ) from err
-        if loss.ndim != 1 or len(loss) == 0:
-            raise ValueError(f"{name}[{key!r}] must have at least one epoch, got loss of shape {loss.shape}")
-        if acc.shape != loss.shape or (len(val) and val.shape != loss.shape):
-            raise ValueError(
-                f"{name}[{key!r}] must have one loss, accuracy and (if any) held-out accuracy per epoch, got "
-                f"{len(loss)}, {len(acc)} and {len(val)} values"
-            )
-        out[str(key)] = (loss, acc, val)
-    return out
-
-
-def _as_image_list(images: Any) -> list[np.ndarray]:
-    if isinstance(images, np.ndarray) and images.ndim in (2, 3) and _is_single(images):
-        images = [images]
-    if isinstance(images, np.ndarray) or isinstance(images, (list, tuple)):
-        if len(images) == 0:
-            raise ValueError("images must hold at least one image, got none")
-    items = check_images(images if isinstance(images, np.ndarray) else list(images), "images")
-    return [im[..., 0] if im.ndim == 3 and im.shape[2] == 1 else im for im in items]
-
-
-def _is_single(arr: np.ndarray) -> bool:
-    """An (H, W) or (H, W, C) image rather than a stack (N, H, W)."""
-    return arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 2, 3, 4))
 
 
 def _fmt_psnr(value: float) -> str:
@@ -561,7 +336,7 @@ def krtio_explorer(
             labels = [str(names[int(i)]) for i in np.asarray(labels_arr)]
     else:
         stack, labels = image, None
-    if isinstance(stack, np.ndarray) and _is_single(stack):
+    if isinstance(stack, np.ndarray) and is_single_image(stack):
         images = [check_image(stack, "image")]
     else:
         if isinstance(stack, (list, tuple, np.ndarray)) and len(stack) == 0:
@@ -1019,7 +794,7 @@ def _face_stack(faces: Any, name: str, *, minimum: int = 1):
         labels, subject_names = getattr(faces, "labels", None), getattr(faces, "names", None)
     else:
         stack = faces
-    if isinstance(stack, np.ndarray) and _is_single(stack):
+    if isinstance(stack, np.ndarray) and is_single_image(stack):
         stack = [stack]
     if isinstance(stack, (list, tuple, np.ndarray)) and len(stack) < minimum:
         raise ValueError(f"{name} must hold at least {minimum} photo{'s' if minimum > 1 else ''}, got {len(stack)}")

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from imgprivacy import attacks, krtio, metrics, widgets  # noqa: E402
+from imgprivacy import attacks, krtio, metrics, plotting, widgets  # noqa: E402
 
 KEY = bytes(range(16))
 
@@ -204,7 +204,7 @@ def test_explorer_refuses_an_empty_stack(overlays):
 # --------------------------------------------------------------------------- show_images
 def test_show_images_titles_and_layout(rng):
     images = [rng.random((8, 8), dtype=np.float32) for _ in range(5)] + [rng.random((8, 8, 3), dtype=np.float32)]
-    fig = widgets.show_images(images, [f"t{i}" for i in range(6)], ncols=4, suptitle="all")
+    fig = plotting.show_images(images, [f"t{i}" for i in range(6)], ncols=4, suptitle="all")
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 8  # 2 rows of 4; the last two are hidden
     assert [ax.get_title() for ax in fig.axes[:6]] == [f"t{i}" for i in range(6)]
@@ -213,12 +213,12 @@ def test_show_images_titles_and_layout(rng):
 
 
 def test_show_images_grey_scale_is_fixed(rng):
-    fig = widgets.show_images([np.full((4, 4), 0.25, dtype=np.float32)])
+    fig = plotting.show_images([np.full((4, 4), 0.25, dtype=np.float32)])
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
 
 
 def test_show_images_accepts_a_stack_and_draws_a_grid(rng):
-    fig = widgets.show_images(rng.random((2, 16, 16), dtype=np.float32), grid=4)
+    fig = plotting.show_images(rng.random((2, 16, 16), dtype=np.float32), grid=4)
     assert len(fig.axes) == 2
     assert len(fig.axes[0].lines) == 6  # 3 horizontal + 3 vertical block boundaries
 
@@ -234,7 +234,7 @@ def test_show_images_accepts_a_stack_and_draws_a_grid(rng):
 )
 def test_show_images_validates(images, titles, error, match):
     with pytest.raises(error, match=match):
-        widgets.show_images(images, titles)
+        plotting.show_images(images, titles)
 
 
 # --------------------------------------------------------------------------- training curves
@@ -247,7 +247,7 @@ def _history(n, *, val=True):
 
 def test_training_curves_one_column_per_network():
     runs = {"vgg_a": _history(5), "facescrub_thumb": _history(3, val=False)}
-    fig = widgets.training_curves(runs, suptitle="curves")
+    fig = plotting.training_curves(runs, suptitle="curves")
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 4  # loss row and accuracy row, two columns
     assert [fig.axes[i].get_title() for i in (0, 1)] == ["vgg_a", "facescrub_thumb"]
@@ -261,7 +261,7 @@ def test_training_curves_one_column_per_network():
 
 
 def test_training_curves_draws_the_reference_dashed():
-    fig = widgets.training_curves(
+    fig = plotting.training_curves(
         {"net": _history(3)}, reference={"net": _history(8), "other": _history(2)}, label="mine", reference_label="shipped"
     )
     assert len(fig.axes) == 2  # "other" is not in histories: ignored
@@ -287,12 +287,12 @@ def test_training_curves_draws_the_reference_dashed():
 )
 def test_training_curves_validates(histories, error, match):
     with pytest.raises(error, match=match):
-        widgets.training_curves(histories)
+        plotting.training_curves(histories)
 
 
 def test_training_curves_validates_the_reference():
     with pytest.raises(TypeError, match="reference must be a dict"):
-        widgets.training_curves({"net": _history(2)}, reference=[_history(2)])
+        plotting.training_curves({"net": _history(2)}, reference=[_history(2)])
 
 
 def test_importing_widgets_loads_neither_torch_nor_pyplot():
