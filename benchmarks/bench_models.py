@@ -55,6 +55,10 @@ GOAL_ACCURACY = 0.90
 USER_KEY = bytes(range(16))
 
 
+def _n_params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def _load() -> str:
     try:
         return "load average %.2f %.2f %.2f" % os.getloadavg()
@@ -167,7 +171,7 @@ def main(argv=None) -> int:
     print(f"{'model':>16} {'params':>7} {'epochs':>6} {'train s':>8} {'held-out acc':>13}")
     for name, net in ensemble.models.items():
         hist = ensemble.history[name]
-        print(f"{name:>16} {models._n_params(net):>7} {hist.epochs:>6} {hist.seconds:>8.2f} {ensemble.accuracy[name]:>13.3f}")
+        print(f"{name:>16} {_n_params(net):>7} {hist.epochs:>6} {hist.seconds:>8.2f} {ensemble.accuracy[name]:>13.3f}")
     ok_time = total <= GOAL_SECONDS
     ok_acc = all(a >= GOAL_ACCURACY for a in ensemble.accuracy.values())
     print(f"{'total':>16} {'':>7} {'':>6} {total:>8.2f}   goal: <= {GOAL_SECONDS:.0f} s and each >= {GOAL_ACCURACY:.0%}: "
@@ -189,9 +193,9 @@ def main(argv=None) -> int:
     robust_seconds = time.perf_counter() - start
     robust_acc = robust.score(xte, yte)
     print(f"{'model':>16} {'params':>7} {'epochs':>6} {'faces':>6} {'train s':>8} {'held-out acc':>13}")
-    print(f"{'provider-cnn':>16} {models._n_params(provider.model_):>7} {provider.history_.epochs:>6} {len(xtr):>6} "
+    print(f"{'provider-cnn':>16} {_n_params(provider.model_):>7} {provider.history_.epochs:>6} {len(xtr):>6} "
           f"{seconds:>8.2f} {acc:>13.3f}   goal >= {GOAL_ACCURACY:.0%}: {'met' if acc >= GOAL_ACCURACY else 'MISSED'}")
-    print(f"{'robust-cnn':>16} {models._n_params(robust.model_):>7} {robust.history_.epochs:>6} {robust.n_training_images_:>6} "
+    print(f"{'robust-cnn':>16} {_n_params(robust.model_):>7} {robust.history_.epochs:>6} {robust.n_training_images_:>6} "
           f"{robust_seconds:>8.2f} {robust_acc:>13.3f}   (k-RTIO copies {robust.copies}, alphas {robust.alphas}, "
           f"blocks {robust.blocks})")
     print(f"robust / provider training time: {robust_seconds / seconds:.2f}; {_load()}")

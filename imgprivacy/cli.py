@@ -230,13 +230,11 @@ def cmd_protect(args) -> int:
             file=sys.stderr,
         )
     kcv = _prf.key_check_value(key)
-    preps: dict = {}
+    prepared = krtio.OverlayCache(overlays)
     Path(args.output).mkdir(parents=True, exist_ok=True)  # every check passed: now write
     for f, i, img, out in zip(files, ids, loaded, _progress(outs, "protect")):
-        geometry = (img.image.shape[:2], img.image.ndim == 2 or img.image.shape[2] in (1, 2))
-        if geometry not in preps:
-            preps[geometry] = krtio.prepare_overlays(overlays, img.image.shape, block=args.block)
-        protected = krtio.perturb(img.image, key, image_id=i, overlays=preps[geometry], k=args.k, alpha=args.alpha, block=args.block)
+        prep = prepared.get(img.image.shape, block=args.block)
+        protected = krtio.perturb(img.image, key, image_id=i, overlays=prep, k=args.k, alpha=args.alpha, block=args.block)
         meta = Protection(i, args.alpha, args.k, args.block, overlays.fingerprint, len(overlays), args.depth, img.depth, kcv)
         data.write_png(out, protected, depth=args.depth, text=meta.to_text(), overwrite=args.force)
     print(f"protected {len(files)} photo(s) into {args.output}")
@@ -278,9 +276,11 @@ def cmd_recover(args) -> int:
         if meta.k > len(overlays):
             raise CLIError(f"{str(f)!r} needs k={meta.k} overlays, but the set has {len(overlays)}")
         jobs.append((img, meta))
+    prepared = krtio.OverlayCache(overlays)
     Path(args.output).mkdir(parents=True, exist_ok=True)  # every check passed: now write
     for (img, meta), out in zip(jobs, _progress(outs, "recover")):
-        original = krtio.recover(img.image, key, image_id=meta.image_id, overlays=overlays, k=meta.k, alpha=meta.alpha, block=meta.block)
+        prep = prepared.get(img.image.shape, block=meta.block)
+        original = krtio.recover(img.image, key, image_id=meta.image_id, overlays=prep, k=meta.k, alpha=meta.alpha, block=meta.block)
         data.write_png(out, original, depth=meta.source_depth, overwrite=args.force)
     print(f"recovered {len(files)} photo(s) into {args.output}")
     return 0
@@ -328,7 +328,7 @@ def cmd_reproduce(args) -> int:
     from . import reproduce
 
     try:
-        reproduce._check_out(args.out)
+        reproduce.check_output_dir(args.out)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     report = reproduce.run(args.out, fast=args.fast, progress=not args.no_progress)

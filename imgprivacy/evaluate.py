@@ -1,47 +1,51 @@
-"""Evaluation of section 6 of the paper: rate tables, recovery SSIM and their figures.
+"""Evaluation of section 6 of the paper: sweeps into tidy tables and recovery SSIM.
 
 * :func:`sweep` perturbs a set of faces over a grid of scheme parameters
   (k-RTIO ``alpha x block x k``, UEP ``beta``), optionally filters them
   (section 6.3, Fig. 17), shows them to every target and returns one tidy
   :class:`pandas.DataFrame` row per (cell, filter, target): the rate and the
   mean SSIM of what a human would see.
+* :func:`bss_sweep` measures what blind signal separation
+  (:func:`imgprivacy.attacks.bss_fastica`) wins back from a naive overlay
+  (one overlay shared by many photos), or from k-RTIO, over the photo's
+  weight and the number of photos attacked together (section 5.2).
+* :func:`known_overlay_sweep` scores the known-S block attack over k-RTIO
+  settings.
 * :func:`krtio_recovery_ssim` and :func:`uep_recovery_ssim` measure what
   storing a perturbed photo in 8 bits costs the owner who recovers it
   (Fig. 13).
-* ``plot_*`` draw the paper's figures from those tables: examples of
-  k-RTIO faces (Fig. 9, 10), rates against block size (Fig. 11, 12),
-  alpha x block heat maps (Fig. 16), rates against beta (Fig. 8), rates
-  against filter strength (Fig. 17) and SSIM histograms (Fig. 13).
 
-Figures are plain :class:`matplotlib.figure.Figure` objects, not registered
-with pyplot: building one never opens a window, works under any backend and
-is freed with its last reference; in Jupyter a returned figure is displayed
-when it is the value of a cell.
+The figures drawn from these tables live in :mod:`imgprivacy.plotting`
+(``plot_rates``, ``plot_heatmaps``, ``plot_beta``, ``plot_filters``,
+``plot_krtio_examples``, ``plot_ssim_histograms``).
 
 ``import imgprivacy`` loads this module lazily, and the module imports pandas
-and matplotlib only when a function needs them; it never imports torch.
+only when a function needs it; it never imports torch or matplotlib itself.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-import numbers
 from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import _prf, attacks, data, krtio, metrics, uep
-from ._validation import _short, check_alpha, check_int, check_sequence, check_stack
+from ._validation import (
+    _short, check_alpha, check_beta, check_delta, check_depth, check_ids, check_image, check_int, check_labels,
+    check_sequence, check_stack,
+)
 
 __all__ = [
+    "BSS_COLUMNS",
     "COLUMNS",
     "EVALUATION_KEY",
     "KNOWN_S_COLUMNS",
     "PARAMS",
     "SCHEMES",
     "SCHEME_PARAMS",
+    "bss_sweep",
     "known_overlay_sweep",
     "krtio_recovery_ssim",
     "sweep",
@@ -90,14 +94,6 @@ def _check_targets(targets: Any) -> dict[str, tuple[Any, str]]:
     return out
 
 
-def _check_beta(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise TypeError(f"{name} must hold finite real numbers >= 0 (weights of delta), got {_short(value)}")
-    if float(value) < 0:
-        raise ValueError(f"{name} must hold numbers >= 0 (weights of delta), got {float(value)}")
-    return float(value)
-
-
 def _check_filters(filters: Any) -> list[tuple[str, float | int]]:
     pairs = check_sequence(filters, "filters")
     if not pairs:
@@ -129,23 +125,11 @@ def _check_limits(limits: Any, names: Sequence[str], n: int) -> dict[str, int]:
     return out
 
 
-def _check_labels(labels: Any, n: int, needed: bool) -> np.ndarray | None:
-    if labels is None:
-        if needed:
-            raise ValueError("labels must give the subject of every image when a recogniser is among the targets, got None")
-        return None
-    arr = np.asarray(labels)
-    if arr.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), one subject per image, got shape {arr.shape}")
-    return arr
-
-
 def _check_ids(image_ids: Any, n: int) -> list:
+    """``image_ids`` checked as one unique id per image; None is ``["face-0", "face-1", ...]``."""
     if image_ids is None:
         return [f"face-{i}" for i in range(n)]
-    if isinstance(image_ids, (str, bytes)):
-        raise TypeError("image_ids must be a sequence of one id per image, got a single string")
-    return krtio._check_ids(image_ids, n)
+    return check_ids(image_ids, n)
 
 
 def _bar(iterable, *, desc: str, progress: bool, total: int | None = None):
@@ -303,9 +287,9 @@ def sweep(
     if n_images == 0:
         raise ValueError("images must hold at least one face, got none")
     named = _check_targets(targets)
-    labels = _check_labels(labels, n_images, any(task == "recognition" for _, task in named.values()))
+    labels = check_labels(labels, n_images, required=any(task == "recognition" for _, task in named.values()))
     alphas = [check_alpha(a, "alphas") for a in check_sequence(alphas, "alphas")]
-    betas = [_check_beta(b, "betas") for b in check_sequence(betas, "betas")]
+    betas = [check_beta(b, "betas") for b in check_sequence(betas, "betas")]
     filters = _check_filters(filters)
     limits = _check_limits(limits, list(named), n_images)
     if betas:
@@ -314,7 +298,7 @@ def sweep(
                 "delta must be given when betas is not empty: pass the learned UEP "
                 "(imgprivacy.uep.learn(...) or its .delta), or betas=() for no UEP cell"
             )
-        uep._check_delta(delta)  # fail before any work
+        check_delta(delta)  # fail before any work
     blocks = [check_int(b, "blocks", minimum=1) for b in check_sequence(blocks, "blocks")]
     ks = [check_int(k, "ks", minimum=1) for k in check_sequence(ks, "ks")]
     cells: list[dict[str, Any]] = [{"scheme": "clean"}] if clean else []
@@ -322,7 +306,7 @@ def sweep(
         if not blocks or not ks:
             raise ValueError(f"blocks and ks must not be empty when alphas is not, got blocks={blocks}, ks={ks}")
         key = _prf.check_key(EVALUATION_KEY if key is None else key)
-        S = krtio._overlay_images(overlays)
+        S = krtio.resolve_overlays(overlays)
         ks = [check_int(k, "ks", minimum=1, maximum=len(S)) for k in ks]
         ids = _check_ids(image_ids, n_images)
         cells += [{"scheme": "krtio", "alpha": a, "block": b, "k": k} for a, b, k in itertools.product(alphas, blocks, ks)]
@@ -330,7 +314,7 @@ def sweep(
     if not cells:
         raise ValueError("the sweep has no cell: pass clean=True, some alphas (k-RTIO) or some betas (UEP)")
 
-    prepared: dict[int, krtio.PreparedOverlays] = {}
+    cache = krtio.OverlayCache(S) if alphas else None  # S fitted to the faces once per block size
     rows = []
     for cell in _bar(cells, desc="sweep", progress=progress):
         scheme = cell["scheme"]
@@ -338,11 +322,9 @@ def sweep(
             shown = stack
         elif scheme == "krtio":
             block = cell["block"]
-            if block not in prepared:
-                prepared[block] = krtio.prepare_overlays(S, stack.shape[1:], block=block)
             shown = krtio.perturb_batch(
-                stack, key, image_ids=ids, overlays=prepared[block], k=cell["k"], alpha=cell["alpha"], block=block,
-                progress=False,
+                stack, key, image_ids=ids, overlays=cache.get(stack.shape[1:], block=block), k=cell["k"],
+                alpha=cell["alpha"], block=block, progress=False,
             )
         else:
             shown = np.stack(uep.apply(list(stack), delta, beta=cell["beta"]))
@@ -434,11 +416,11 @@ def krtio_recovery_ssim(
     """
     stack = check_stack(images, "images")
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
-    S = krtio._overlay_images(overlays)
+    S = krtio.resolve_overlays(overlays)
     alpha = check_alpha(alpha)
     k = check_int(k, "k", minimum=1, maximum=len(S))
     block = check_int(block, "block", minimum=1)
-    depth = data._check_depth(depth)
+    depth = check_depth(depth)
     ids = _check_ids(image_ids, len(stack))
     prep = krtio.prepare_overlays(S, stack.shape[1:], block=block) if len(stack) else None
     out = []
@@ -484,14 +466,181 @@ def uep_recovery_ssim(images, delta, *, beta: float = 1.0, depth: int = 8, progr
     ((2,), True)
     """
     stack = check_stack(images, "images")
-    uep._check_delta(delta)
-    beta = _check_beta(beta, "beta")
-    depth = data._check_depth(depth)
+    check_delta(delta)
+    beta = check_beta(beta)
+    depth = check_depth(depth)
     out = []
     for x in _bar(stack, desc="UEP recovery SSIM", progress=progress):
         stored = _store(uep.apply([x], delta, beta=beta)[0], depth)
         out.append(metrics.ssim(x, uep.remove([stored], delta, beta=beta)[0]))
     return np.asarray(out, dtype=np.float64)
+
+
+# =========================================================================== blind signal separation
+#: Columns of the table :func:`bss_sweep` returns, in order.
+BSS_COLUMNS = ("scheme", "alpha", "n", "seed", "overlay", "draw", "ssim_perturbed", "ssim_recovered", "gain",
+               "overlay_corr", "recovered_corr", "difference_corr")
+
+
+def _check_shared(overlays: Any, shape: tuple) -> dict[str, np.ndarray]:
+    if not isinstance(overlays, Mapping) or not overlays:
+        raise TypeError(
+            "overlays must be a non-empty mapping of name to shared overlay (one image of the photos' shape) "
+            f"when scheme='naive', got {_short(overlays)}"
+        )
+    out = {}
+    for name, ov in overlays.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"overlays must be keyed by non-empty names (str), got the key {_short(name)}")
+        ov = check_image(ov, f"overlays[{name!r}]", channels=(1, 3))
+        if ov.shape != shape:
+            raise ValueError(
+                f"overlays[{name!r}] must have the shape of one image, {shape}, got {ov.shape}; "
+                "fit it with imgprivacy.krtio.prepare_overlays(...).fitted(i) or crop it"
+            )
+        out[name] = ov
+    return out
+
+
+def bss_sweep(images, overlays=None, *, scheme: str = "naive", alphas: Sequence[float] = (0.45,),
+              ns: Sequence[int] = (20,), seeds: Sequence[int] = (0,), draws: int = 1, key=None, image_ids=None,
+              k: int = 3, block: int = 8, highpass=(1.0, 3.0), return_images: bool = False, progress: bool = True):
+    """What blind signal separation (:func:`imgprivacy.attacks.bss_fastica`) wins back, over a grid.
+
+    For every ``alpha``, number of photos ``n``, seed and overlay, ``n``
+    faces are drawn from ``images``, perturbed (with the one shared overlay
+    of the naive scheme, :func:`imgprivacy.attacks.naive_overlay`, or with
+    k-RTIO, where every photo has its own), attacked, and scored with affine
+    SSIM (:func:`imgprivacy.metrics.ssim_affine`, blind to the brightness,
+    contrast and sign the attack cannot know).
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, H, W) or (N, H, W, C), or list of images of one shape
+        The pool of clean faces, float in [0, 1].
+    overlays : mapping of str to ndarray, or sequence of ndarray, PreparedOverlays or None
+        ``scheme="naive"``: the shared overlays by display name, each of the
+        shape of one face (e.g. ``prepare_overlays(S, shape).fitted(i)``);
+        one cell per overlay.  ``scheme="krtio"``: the overlay set ``S``
+        (default :func:`imgprivacy.data.overlay_set`); one cell, named
+        ``"k-RTIO"``.
+    scheme : {"naive", "krtio"}, default "naive"
+    alphas : sequence of float, default (0.45,)
+        Weights of the photo, in (0, 1].
+    ns : sequence of int, default (20,)
+        Photos attacked together (sharing the overlay), ``2 <= n <= N``.
+    seeds : sequence of int, default (0,)
+        Seeds of the draws of faces.
+    draws : int, default 1
+        Draws of ``n`` faces per overlay (k-RTIO: groups attacked in turn).
+    key, image_ids, k, block
+        k-RTIO only: the key (default :data:`EVALUATION_KEY`), one unique id
+        per face of ``images`` (default ``["face-0", ...]``) and the scheme's
+        parameters.
+    highpass : (float, float) or None, default (1.0, 3.0)
+        Passed to :func:`imgprivacy.attacks.bss_fastica`.
+    return_images : bool, default False
+        Also return one ``(indices, perturbed, result)`` per row: the faces
+        drawn (indices into ``images``), the photos attacked and the
+        :class:`imgprivacy.attacks.BSSResult`.
+    progress : bool, default True
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (alpha, n, seed, overlay, draw), in that nesting, columns
+        :data:`BSS_COLUMNS`: the cell; ``ssim_perturbed`` and
+        ``ssim_recovered``, the mean affine SSIM of the faces to the photos
+        before and after the attack; ``gain``, their difference (> 0: the
+        attack improved on doing nothing); ``overlay_corr``, the mean over
+        photos of ``|corr(estimated overlay, the photo's true overlay)|``;
+        ``recovered_corr``, ``|corr|`` of the first two recovered photos,
+        and ``difference_corr``, ``|corr|`` of the first recovered photo with
+        the difference of the first two faces (with ``n = 2`` both are near
+        1: BSS returns that difference twice).
+    list, only with ``return_images=True``
+
+    Notes
+    -----
+    The faces are drawn with ``rng.choice(N, n, replace=False)``, one
+    ``rng = np.random.default_rng(seed)`` per (seed, n, alpha) drawing in turn
+    for every overlay and draw: the first draw of a seed is the one the BSS
+    explorer shows, and every alpha sees the same faces.
+
+    References
+    ----------
+    Section 5.2 and appendix D (Fig. 21) of the paper; notebook
+    ``01_break_naive_overlays``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> faces = rng.random((8, 16, 16), dtype=np.float32)
+    >>> shared = {"bars": np.tile(np.arange(16) % 2, (16, 1)).astype(np.float32)}
+    >>> t = bss_sweep(faces, shared, ns=(2, 6), highpass=None, progress=False)
+    >>> t[["scheme", "n", "overlay"]].values.tolist()
+    [['naive', 2, 'bars'], ['naive', 6, 'bars']]
+    >>> bool(t["recovered_corr"].iloc[0] > 0.9)
+    True
+    """
+    import pandas as pd
+
+    stack = check_stack(images, "images")
+    if scheme not in ("naive", "krtio"):
+        raise ValueError(f"scheme must be 'naive' or 'krtio', got {_short(scheme)}")
+    alphas = [check_alpha(a, "alphas") for a in check_sequence(alphas, "alphas")]
+    if len(stack) < 2:
+        raise ValueError(f"images must hold at least 2 faces to draw from, got {len(stack)}")
+    ns = [check_int(n, "ns", minimum=2, maximum=len(stack)) for n in check_sequence(ns, "ns")]
+    seeds = [check_int(s, "seeds", minimum=0) for s in check_sequence(seeds, "seeds")]
+    draws = check_int(draws, "draws", minimum=1)
+    if scheme == "naive":
+        cells = _check_shared(overlays, stack.shape[1:])
+    else:
+        key = _prf.check_key(EVALUATION_KEY if key is None else key)
+        S = krtio.resolve_overlays(overlays)
+        k = check_int(k, "k", minimum=1, maximum=len(S))
+        block = check_int(block, "block", minimum=1)
+        ids = _check_ids(image_ids, len(stack))
+        prep = krtio.prepare_overlays(overlays if isinstance(overlays, krtio.PreparedOverlays) else S,
+                                      stack.shape[1:], block=block)
+        cells = {"k-RTIO": None}
+    rows, runs = [], []
+    grid = [(a, n, s) for a in alphas for n in ns for s in seeds]
+    bar = _bar(None, total=len(grid) * len(cells) * draws, desc="BSS sweep", progress=progress)
+    for alpha, n, seed in grid:
+        rng = np.random.default_rng(seed)
+        for name, shared in cells.items():
+            for draw in range(draws):
+                pick = rng.choice(len(stack), n, replace=False)
+                f = stack[pick]
+                if shared is not None:
+                    x = attacks.naive_overlay(f, shared, alpha=alpha)
+                else:
+                    drawn = [ids[i] for i in pick]
+                    x = krtio.perturb_batch(f, key, image_ids=drawn, overlays=prep, k=k, alpha=alpha, block=block,
+                                            progress=False)
+                r = attacks.bss_fastica(x, highpass=highpass)
+                ssim_rec = np.mean([metrics.ssim_affine(a, b) for a, b in zip(f, r.recovered)])
+                ssim_pert = np.mean([metrics.ssim_affine(a, b) for a, b in zip(f, x)])
+                if shared is not None:
+                    corr = abs(metrics.correlation(shared, r.overlay))
+                else:
+                    own = [krtio.overlay_for(key, i, overlays=prep, shape=f[0].shape, k=k, block=block) for i in drawn]
+                    corr = np.mean([abs(metrics.correlation(o, r.overlay)) for o in own])
+                rows.append({
+                    "scheme": scheme, "alpha": alpha, "n": n, "seed": seed, "overlay": name, "draw": draw,
+                    "ssim_perturbed": float(ssim_pert), "ssim_recovered": float(ssim_rec),
+                    "gain": float(ssim_rec - ssim_pert), "overlay_corr": float(corr),
+                    "recovered_corr": abs(metrics.correlation(r.recovered[0], r.recovered[1])),
+                    "difference_corr": abs(metrics.correlation(r.recovered[0], f[0] - f[1])),
+                })
+                if return_images:
+                    runs.append((pick, x, r))
+                bar.update()
+    bar.close()
+    table = pd.DataFrame(rows, columns=list(BSS_COLUMNS))
+    return (table, runs) if return_images else table
 
 
 # =========================================================================== the known-S block attack
@@ -553,13 +702,13 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
 
     stack = check_stack(images, "images")
     named = _check_targets(targets)
-    labels = _check_labels(labels, len(stack), any(task == "recognition" for _, task in named.values()))
+    labels = check_labels(labels, len(stack), required=any(task == "recognition" for _, task in named.values()))
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
-    S = krtio._overlay_images(overlays)
+    S = krtio.resolve_overlays(overlays)
     ids = _check_ids(image_ids, len(stack))
     limits = _check_limits(limits, list(named), len(stack))
     if depth is not None:
-        depth = data._check_depth(depth)
+        depth = check_depth(depth)
     cells = []
     for i, setting in enumerate(check_sequence(settings, "settings")):
         if not (isinstance(setting, (tuple, list)) and len(setting) == 3):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._validation import check_same_shape
 
-__all__ = ["affine_fit", "correlation", "detection_rate", "psnr", "psnr_affine", "recognition_rate", "ssim", "ssim_affine"]
+__all__ = ["accuracy", "affine_fit", "correlation", "detection_rate", "psnr", "psnr_affine", "recognition_rate", "ssim", "ssim_affine"]
 
 
 def _pair(a, b, name_a, name_b):
@@ -190,7 +190,36 @@ def recognition_rate(target, images, labels) -> float:
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     if len(labels) == 0:
         raise ValueError("images must hold at least one image")
-    predicted = np.asarray(target.predict(images))
+    return accuracy(target.predict(images), labels)
+
+
+def accuracy(predicted, labels) -> float:
+    """Fraction of ``predicted`` equal to ``labels``: :func:`recognition_rate` of answers already computed.
+
+    For a caller that keeps a recogniser's answers (e.g. to mark each photo
+    right or wrong) and so asks it only once.
+
+    Parameters
+    ----------
+    predicted : array-like of shape (N,)
+        A recogniser's answers.
+    labels : array-like of shape (N,)
+        The true labels.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> accuracy([0, 0, 0, 0], [0, 0, 1, 0])
+    0.75
+    """
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    if predicted.shape != labels.shape:
+        raise ValueError(f"predicted must have the shape of labels, {labels.shape}, got {predicted.shape}")
+    if labels.size == 0:
+        raise ValueError("labels must hold at least one label")
     return float(np.mean(predicted == labels))
 
 

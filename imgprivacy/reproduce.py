@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, attacks, data, krtio, metrics
+from . import __version__, attacks, data
 from ._atomic import publish
 from .evaluate import EVALUATION_KEY as EVAL_KEY
 
-__all__ = ["PAPER", "Report", "Settings", "run"]
+__all__ = ["PAPER", "Report", "Settings", "check_output_dir", "run"]
 
 #: Gain in recognition rate that we call significant (about two standard errors at n = 120, p = 0.3),
 #: fixed before any run: the paper gives no number for "significantly".
@@ -250,15 +250,48 @@ class Report:
 
 
 # ----------------------------------------------------------------------------------------------- set-up
-def _check_out(out) -> Path:
-    if not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"out must be a path to a new or empty folder, got {type(out).__name__}")
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"out must be a folder, got the file {str(path)!r}; choose a new folder")
-    if path.is_dir() and any(path.iterdir()):
-        raise ValueError(f"out folder {str(path)!r} is not empty; choose a new folder (nothing is overwritten)")
-    return path
+def check_output_dir(path, *, name: str = "out") -> Path:
+    """Check that ``path`` names a new or empty folder for a run's results, and return it as a Path.
+
+    Nothing is created: :func:`run` (and ``imgprivacy reproduce``) call this
+    before any work and again right before writing, so that a run never
+    overwrites or mixes with files that are already there.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder; it may not exist yet.
+    name : str, default "out"
+        The parameter's name in error messages.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or os.PathLike.
+    ValueError
+        If ``path`` is a file or a folder that is not empty.
+
+    Examples
+    --------
+    >>> check_output_dir("a-folder-that-does-not-exist").name
+    'a-folder-that-does-not-exist'
+    >>> check_output_dir("README.md")
+    Traceback (most recent call last):
+    ...
+    ValueError: out must be a folder, got the file 'README.md'; choose a new folder
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path to a new or empty folder, got {type(path).__name__}")
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{name} must be a folder, got the file {str(out)!r}; choose a new folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"{name} folder {str(out)!r} is not empty; choose a new folder (nothing is overwritten)")
+    return out
 
 
 def _targets(faces, provider, settings: Settings, device, progress: bool, notes: list[str]):
@@ -624,7 +657,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
     ...
     ValueError: out must be a folder, got the file 'README.md'; choose a new folder
     """
-    out = _check_out(out)
+    out = check_output_dir(out)
     if not isinstance(fast, bool):
         raise TypeError(f"fast must be True or False, got {fast!r}")
     import matplotlib
@@ -646,7 +679,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
     device = models.pick_device(device)
     overlays = data.overlay_set()
     out.mkdir(parents=True, exist_ok=True)
-    _check_out(out)  # still empty: nothing of anyone else's can be overwritten
+    check_output_dir(out)  # still empty: nothing of anyone else's can be overwritten
     writer = _Writer(out)
     provider = ProviderCNN.cached(faces=faces)
     t = time.perf_counter()

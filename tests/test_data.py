@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 from PIL.PngImagePlugin import PngInfo
 
 from imgprivacy import data as D
+from imgprivacy.data._overlays import _sklearn_sample_images
 from imgprivacy import krtio
 from imgprivacy._resample import resize
 
@@ -147,6 +148,28 @@ def test_face_subset_validation(kwargs, error, match):
     faces = D.FaceSet(np.zeros((60, 2, 2), np.float32), np.repeat(np.arange(6), 10), tuple("abcdef"), "toy")
     with pytest.raises(error, match=match):
         faces.subset(**kwargs)
+
+
+def test_faceset_from_arrays_defaults_to_a_custom_dataset():
+    images = np.zeros((4, 3, 2), np.float32)
+    faces = D.FaceSet(images, [1, 0, 1, 0], ["a", "b"])
+    assert faces.dataset == "custom" and faces.images is images
+    assert faces.labels.dtype == np.int64 and faces.labels.tolist() == [1, 0, 1, 0]
+    assert faces.names == ("a", "b") and faces.n_subjects == 2
+    assert D.FaceSet(images, [0, 0, 0, 0], ("a",), dataset="mine").dataset == "mine"
+    assert faces.subset(1).dataset == "custom"
+
+
+def test_data_validation_uses_the_shared_depth_check():
+    from imgprivacy._validation import check_depth
+
+    for bad in (12, 0):
+        with pytest.raises(ValueError, match=f"depth must be 8 or 16 \\(bits per sample\\), got {bad}"):
+            D.to_uint(np.zeros(2, np.float32), depth=bad)
+        with pytest.raises(ValueError, match=f"depth must be 8 or 16 \\(bits per sample\\), got {bad}"):
+            check_depth(bad)
+    with pytest.raises(TypeError, match="depth must be an integer"):
+        D.storage_roundtrip(np.zeros((2, 2), np.float32), depth=8.0)
 
 
 def test_faceset_validation():
@@ -365,7 +388,7 @@ def test_sklearn_images_read_without_importing_sklearn_match_its_loader():
     from sklearn.datasets import load_sample_images
 
     samples = load_sample_images()
-    ours = D._sklearn_sample_images()
+    ours = _sklearn_sample_images()
     assert sorted(ours) == ["china", "flower"]
     for file, image in zip(samples.filenames, samples.images):
         np.testing.assert_array_equal(ours[Path(file).stem], image)

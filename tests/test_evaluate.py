@@ -1,20 +1,19 @@
-"""imgprivacy.evaluate: the sweep returns the documented table for a tiny grid; recovery SSIM; the figures."""
+"""imgprivacy.evaluate: the sweep returns the documented table for a tiny grid; recovery SSIM; the BSS sweep.
+
+The figures drawn from these tables are tested in test_plotting.py.
+"""
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
 import imgprivacy as ip
 from imgprivacy import evaluate as E
-from imgprivacy import plotting as P
 
 # --------------------------------------------------------------------------- fakes
 N, SIDE = 6, 16
@@ -182,14 +181,14 @@ class NotATarget:
         (dict(targets={"bad": NotATarget()}), TypeError, r"targets\['bad'\] must be a fitted recogniser .* got NotATarget"),
         (dict(targets={}), ValueError, r"targets must name at least one"),
         (dict(targets=[Smooth()]), TypeError, r"targets must be a mapping"),
-        (dict(labels=np.zeros(N - 1)), ValueError, rf"labels must have shape \({N},\).*got shape \({N - 1},\)"),
+        (dict(labels=np.zeros(N - 1)), ValueError, rf"labels must have one entry per image, shape \({N},\), got shape \({N - 1},\)"),
         (dict(labels=None), ValueError, r"labels must give the subject"),
         (dict(alphas=(1.5,)), ValueError, r"alphas must be in \(0, 1\], got 1.5"),
         (dict(alphas=(0.5, 0.5)), ValueError, r"alphas must not repeat a value"),
         (dict(alphas=0.5), TypeError, r"alphas must be a sequence"),
         (dict(alphas=(0.5,), ks=(5,)), ValueError, r"ks must be in \[1, 4\], got 5"),
         (dict(alphas=(0.5,), blocks=(0,)), ValueError, r"blocks must be >= 1, got 0"),
-        (dict(betas=(-1.0,)), ValueError, r"betas must hold numbers >= 0"),
+        (dict(betas=(-1.0,)), ValueError, r"betas must be a finite number >= 0 \(the weight of delta, 1.0 as learned\), got -1.0"),
         (dict(filters=(("sharpen", 1),)), ValueError, r"filters\[0\] = \('sharpen', 1\): name must be 'none' or one of"),
         (dict(filters=(("median", 99),)), ValueError, r"filters\[0\] = \('median', 99\): strength must be in \[0, 15\]"),
         (dict(filters=(("none", 1),)), ValueError, r"strength must be 0 for the filter 'none'"),
@@ -297,7 +296,7 @@ def test_uep_recovery_ssim_on_faces(olivetti):
         (lambda X: E.krtio_recovery_ssim(X, alpha=0, progress=False), ValueError, r"alpha must be in \(0, 1\]"),
         (lambda X: E.krtio_recovery_ssim(X, k=99, progress=False), ValueError, r"k must be in \[1, 30\], got 99"),
         (lambda X: E.uep_recovery_ssim(X, [[0.1]], progress=False), TypeError, r"delta must be a numpy array"),
-        (lambda X: E.uep_recovery_ssim(X, np.zeros((4, 4)), beta=-1, progress=False), ValueError, r"beta must hold"),
+        (lambda X: E.uep_recovery_ssim(X, np.zeros((4, 4)), beta=-1, progress=False), ValueError, r"beta must be a finite number >= 0"),
     ],
 )
 def test_recovery_errors(olivetti, call, error, match):
@@ -305,111 +304,90 @@ def test_recovery_errors(olivetti, call, error, match):
         call(olivetti[0][:2])
 
 
-# --------------------------------------------------------------------------- figures
-def _check(fig, n_axes):
-    assert isinstance(fig, Figure)
-    assert len(fig.axes) == n_axes
-    fig.savefig(io.BytesIO(), format="png", dpi=40)  # draws it: layout or font warnings would fail here
-    plt.close(fig)
+# --------------------------------------------------------------------------- bss_sweep
+@pytest.fixture(scope="module")
+def china(faces):
+    S = ip.data.overlay_set()
+    fitted = ip.krtio.prepare_overlays(S, faces.images[0].shape, block=8)
+    return fitted, fitted.fitted(S.names.index("china"))[..., 0]
 
 
-def test_plot_rates(tiny_table):
-    _check(P.plot_rates(tiny_table, k=2), 2)
-    _check(P.plot_rates(tiny_table, k=2, task="detection"), 1)
-    _check(P.plot_rates(tiny_table, k=2, x="alpha", by="block", targets=["exact"]), 1)
-    _check(P.plot_rates(tiny_table, k=2, filter="median"), 2)
-    _check(P.plot_rates(tiny_table, scheme="uep", x="beta", by=None), 2)
-    fig = P.plot_rates(tiny_table, k=2, targets=["smooth"])
-    ax = fig.axes[0]
-    assert ax.get_xscale() == "log" and len(ax.get_lines()) == 3  # two alphas and the dashed clean rate
-    assert "Fig. 11" in fig.get_suptitle() and "Fig. 12" in fig.get_suptitle()
-    _check(fig, 1)
+def test_bss_sweep_naive_overlay_on_faces(faces, china):
+    _, overlay = china
+    t, runs = E.bss_sweep(faces.images, {"china": overlay}, ns=(2, 20), seeds=(0,), return_images=True, progress=False)
+    assert list(t.columns) == list(E.BSS_COLUMNS) and len(t) == len(runs) == 2
+    assert t[["scheme", "alpha", "n", "seed", "overlay", "draw"]].values.tolist() == [
+        ["naive", 0.45, 2, 0, "china", 0], ["naive", 0.45, 20, 0, "china", 0]]
+    pair, many = t.iloc[0], t.iloc[1]
+    # 20 photos under one shared overlay: it is found and removed (measured gain +0.32, |corr| 0.9 in notebook 01)
+    assert many.gain > 0.15 and many.overlay_corr > 0.7
+    # 2 photos: both "recovered" photos are one image, mostly the difference of the two faces
+    assert pair.recovered_corr > 0.95 and pair.gain < many.gain
+    # the draw is the BSS explorer's, and the scores are those of the attack itself
+    pick, x, result = runs[1]
+    np.testing.assert_array_equal(pick, np.random.default_rng(0).choice(len(faces), 20, replace=False))
+    f = faces.images[pick]
+    np.testing.assert_array_equal(x, ip.attacks.naive_overlay(f, overlay, alpha=0.45))
+    np.testing.assert_array_equal(result.recovered, ip.attacks.bss_fastica(x).recovered)
+    expected = np.mean([ip.metrics.ssim_affine(a, b) for a, b in zip(f, result.recovered)]) - np.mean(
+        [ip.metrics.ssim_affine(a, b) for a, b in zip(f, x)])
+    assert many.gain == expected and many.gain == many.ssim_recovered - many.ssim_perturbed
 
 
-def test_plot_heatmaps(tiny_table):
-    fig = P.plot_heatmaps(tiny_table, k=2)
-    assert "Fig. 16" in fig.get_suptitle()
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert len(texts) == 4 and set(texts) == {"0.00"}  # the exact recogniser never recognises a k-RTIO face
-    _check(fig, 3)  # two heat maps and the colour bar
-    _check(P.plot_heatmaps(tiny_table, k=2, targets=["smooth"], filter="median"), 2)
+def test_bss_sweep_grid_order_and_draws(faces, china):
+    _, overlay = china
+    shared = {"china": overlay, "flat": np.full_like(overlay, 0.5)}
+    t, runs = E.bss_sweep(faces.images[:60], shared, alphas=(0.3, 0.6), ns=(4,), seeds=(0, 1), draws=2, highpass=None,
+                          return_images=True, progress=False)
+    assert len(t) == 2 * 2 * 2 * 2
+    assert t["alpha"].tolist() == [0.3] * 8 + [0.6] * 8 and t["seed"].tolist()[:8] == [0] * 4 + [1] * 4
+    assert t["overlay"].tolist()[:4] == ["china", "china", "flat", "flat"] and t["draw"].tolist()[:4] == [0, 1, 0, 1]
+    # one generator per (seed, n, alpha) draws in turn for every overlay and draw: every alpha sees the same faces
+    picks = [pick.tolist() for pick, _, _ in runs]
+    assert picks[:8] == picks[8:] and len({tuple(p) for p in picks[:4]}) == 4
+    rng = np.random.default_rng(1)
+    assert picks[4:8] == [rng.choice(60, 4, replace=False).tolist() for _ in range(4)]
+    a, b = t[t.alpha == 0.3], t[t.alpha == 0.6]
+    assert (b.ssim_perturbed.to_numpy() > a.ssim_perturbed.to_numpy()).all()
 
 
-def test_plot_beta(tiny_table):
-    fig = P.plot_beta(tiny_table)
-    assert "Fig. 8" in fig.get_suptitle()
-    assert any("SSIM" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
-    _check(fig, 1)
-
-
-def test_plot_filters(tiny_table):
-    fig = P.plot_filters(tiny_table, alpha=0.3, block=4)
-    assert fig.axes[0].get_xlabel() == ip.attacks.FILTERS["median"].unit
-    assert "Fig. 17" in fig.get_suptitle()
-    # per target: strengths 0 (unfiltered) and 1, for k-RTIO and for the clean faces (dashed)
-    assert [len(line.get_xdata()) for line in fig.axes[0].get_lines()] == [2, 2, 2, 2]
-    _check(fig, 1)
-    _check(P.plot_filters(tiny_table, scheme="uep", targets=["exact"]), 1)
-
-
-def test_plot_krtio_examples(tiny):
-    X, _, S, _ = tiny
-    fig = P.plot_krtio_examples(X[0], overlays=S, alphas=(0.3, 0.45, 0.6), blocks=(4, 8), k=2)
-    assert "Fig. 9" in fig.get_suptitle() and fig.axes[0].get_ylabel() == "α = 0.3"
-    _check(fig, 6)
-    fig = P.plot_krtio_examples(X[0], overlays=S, ks=(1, 2, 3, 4), blocks=(2, 4, 8))
-    assert "Fig. 10" in fig.get_suptitle() and fig.axes[3].get_ylabel() == "k = 2"
-    _check(fig, 12)
-    rgb = np.repeat(X[0][..., None], 3, axis=2)
-    _check(P.plot_krtio_examples(rgb, overlays=S, alphas=(0.5,), blocks=(4,), k=1), 1)
-
-
-def test_plot_ssim_histograms():
-    fig = P.plot_ssim_histograms({"UEP": [0.99, 0.995, 1.0], "k-RTIO": np.array([0.9, 0.95, 0.97, 1.0])}, bins=5)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels[0] == "UEP: mean 0.9950, SD 0.005 (n = 3)" and labels[1].startswith("k-RTIO: mean 0.9550,")
-    assert "Fig. 13" in fig.get_suptitle()
-    _check(fig, 1)
-    _check(P.plot_ssim_histograms({"same": np.ones(4)}), 1)
+def test_bss_sweep_against_krtio(faces, china):
+    fitted, _ = china
+    ids = [f"face_{i:04d}.png" for i in range(len(faces))]
+    t, runs = E.bss_sweep(faces.images, fitted, scheme="krtio", key=bytes(range(16)), image_ids=ids, ns=(20,),
+                          draws=2, return_images=True, progress=False)
+    assert t["overlay"].tolist() == ["k-RTIO"] * 2 and t["scheme"].tolist() == ["krtio"] * 2
+    assert (t.gain < 0).all() and (t.overlay_corr < 0.3).all()  # no shared overlay to find (notebook 01, section 5)
+    pick, x, _ = runs[0]
+    chosen = [ids[i] for i in pick]
+    np.testing.assert_array_equal(x, ip.krtio.perturb_batch(faces.images[pick], bytes(range(16)), image_ids=chosen,
+                                                            overlays=fitted, progress=False))
 
 
 @pytest.mark.parametrize(
-    "call, error, match",
+    "change, error, match",
     [
-        (lambda t: P.plot_rates(t.drop(columns=["ssim", "n"])), ValueError, r"missing \['n', 'ssim'\]; it has \["),
-        (lambda t: P.plot_rates(t.to_dict()), TypeError, r"table must be a pandas DataFrame"),
-        (lambda t: P.plot_rates(t, k=2, targets=["deepface"]), ValueError,
-         r"no rows for target 'deepface'; the targets available here are \['exact', 'smooth'\]"),
-        (lambda t: P.plot_rates(t), ValueError, r"no rows with k=3 .*; the table has k \[2\]"),
-        (lambda t: P.plot_rates(t, k=2, filter="blur"), ValueError, r"no rows with filter='blur' .*\['none', 'median'\]"),
-        (lambda t: P.plot_rates(t, k=2, by=None), ValueError, r"several rows per point .*'alpha': \[0.3, 0.6\]"),
-        (lambda t: P.plot_rates(t, scheme="uep"), ValueError, r"'block' is not a parameter of scheme 'uep'.*x='beta'"),
-        (lambda t: P.plot_rates(t, x="size"), ValueError, r"x must be one of"),
-        (lambda t: P.plot_rates(t, k=2, task="both"), ValueError, r"task must be 'recognition', 'detection' or None"),
-        (lambda t: P.plot_rates(t[t.scheme != "krtio"], k=2), ValueError,
-         r"no rows with scheme='krtio'; the table has schemes \['clean', 'uep'\]"),
-        (lambda t: P.plot_heatmaps(t, k=5), ValueError, r"no rows with k=5"),
-        (lambda t: P.plot_beta(t, targets=["nobody"]), ValueError, r"no rows for target 'nobody'"),
-        (lambda t: P.plot_filters(t), ValueError, r"several rows per point"),
-        (lambda t: P.plot_filters(t, alpha=0.3, block=4, filters=["jpeg"]), ValueError,
-         r"no rows for filter 'jpeg'; the filters available here are \['median'\]"),
-        (lambda t: P.plot_filters(t[t["filter"] == "none"], alpha=0.3, block=4), ValueError, r"no filtered rows"),
-        (lambda t: P.plot_ssim_histograms([0.9]), TypeError, r"ssims must be a non-empty mapping"),
-        (lambda t: P.plot_ssim_histograms({"x": []}), ValueError, r"ssims\['x'\] must hold finite SSIM values"),
-        (lambda t: P.plot_krtio_examples(np.zeros((8, 8), np.float32), overlays=[np.zeros((8, 8, 3), np.float32)],
-                                         k=2), ValueError, r"k must be in \[1, 1\], got 2"),
+        (dict(scheme="both"), ValueError, r"scheme must be 'naive' or 'krtio', got 'both'"),
+        (dict(ns=(1,)), ValueError, r"ns must be in \[2, 6\], got 1"),
+        (dict(ns=(7,)), ValueError, r"ns must be in \[2, 6\], got 7"),
+        (dict(ns=(2, 2)), ValueError, r"ns must not repeat a value"),
+        (dict(alphas=(0,)), ValueError, r"alphas must be in \(0, 1\]"),
+        (dict(seeds=(-1,)), ValueError, r"seeds must be >= 0, got -1"),
+        (dict(draws=0), ValueError, r"draws must be >= 1, got 0"),
+        (dict(overlays=[np.zeros((16, 16), np.float32)]), TypeError, r"overlays must be a non-empty mapping of name"),
+        (dict(overlays={"small": np.zeros((8, 8), np.float32)}), ValueError,
+         r"overlays\['small'\] must have the shape of one image, \(16, 16\), got \(8, 8\)"),
+        (dict(scheme="krtio", overlays=None, k=99), ValueError, r"k must be in \[1, 30\], got 99"),
+        (dict(scheme="krtio", overlays=None, image_ids=["a"] * 6), ValueError, r"image_ids must be unique"),
+        (dict(images=np.zeros((1, 16, 16), np.float32)), ValueError, r"images must hold at least 2 faces"),
     ],
 )
-def test_plot_errors(tiny_table, call, error, match):
+def test_bss_sweep_errors(tiny, change, error, match):
+    X, *_ = tiny
+    kwargs = dict(images=X, overlays={"flat": np.full((SIDE, SIDE), 0.5, np.float32)}, ns=(4,), progress=False)
+    kwargs.update(change)
     with pytest.raises(error, match=match):
-        call(tiny_table)
-
-
-def test_plots_leave_pyplot_alone(tiny_table):
-    before = plt.get_fignums()
-    fig = P.plot_rates(tiny_table, k=2)
-    assert plt.get_fignums() == before  # a bare Figure: nothing registered, no window
-    plt.close(fig)
+        E.bss_sweep(kwargs.pop("images"), kwargs.pop("overlays"), **kwargs)
 
 
 # --------------------------------------------------------------------------- packaging

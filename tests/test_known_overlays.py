@@ -40,7 +40,7 @@ def test_true_plan_subtraction_recovers_the_photo(rng, shape):
     x = rng.random(shape, dtype=np.float32)
     y = krtio.perturb(x, KEY, image_id="oracle", overlays=overlays, k=3, block=4)
     prep = krtio.PreparedOverlays(overlays, shape, block=4)
-    a, w = krtio._weights(0.45, 3)
+    a, w = krtio.mix_weights(0.45, 3)
     geo = ko._Geometry(prep, w)
     truth = krtio.plan(KEY, "oracle", k=3, m=6, b=prep.b)
     residual = geo.to_blocks(y.reshape(shape[:2] + (-1,)))
@@ -243,7 +243,7 @@ def test_block_4_resists_this_search_but_not_its_energy(setting):
     y = krtio.perturb_batch(x, KEY, image_ids=ids, overlays=S, block=4, progress=False)
     out = attacks.known_overlay_attack(y, S, block=4)
     prep = krtio.PreparedOverlays(S, x.shape[1:], block=4)
-    geo = ko._Geometry(prep, krtio._weights(0.45, 3)[1])
+    geo = ko._Geometry(prep, krtio.mix_weights(0.45, 3)[1])
     truth_lower, found = 0, []
     for i, image_id in enumerate(ids):
         truth = krtio.plan(KEY, image_id, k=3, m=len(S), b=prep.b)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import imgprivacy as ip
 from imgprivacy import krtio
+from imgprivacy.krtio._plan import _fisher_yates
 from imgprivacy._resample import resize
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "krtio_v1.json").read_text())
@@ -98,13 +99,13 @@ def test_end_to_end_follows_the_definition_by_hand():
 @given(st.integers(1, 300), st.data())
 def test_vectorised_fisher_yates_equals_the_specification(b, data):
     draws = np.array([data.draw(st.integers(0, b - i)) for i in range(1, b + 1)])
-    assert krtio._fisher_yates(draws, b).tolist() == krtio.fisher_yates_reference(draws, b).tolist()
+    assert _fisher_yates(draws, b).tolist() == krtio.fisher_yates_reference(draws, b).tolist()
 
 
 @pytest.mark.parametrize("b", [1, 2, 4096, 70000])
 def test_fisher_yates_extremes(b):
     for draws in (np.zeros(b, dtype=np.int64), b - np.arange(1, b + 1)):
-        assert np.array_equal(krtio._fisher_yates(draws, b), krtio.fisher_yates_reference(draws, b))
+        assert np.array_equal(_fisher_yates(draws, b), krtio.fisher_yates_reference(draws, b))
 
 
 def test_permutations_are_permutations_and_differ_by_id_and_j():
@@ -304,6 +305,86 @@ def test_prepared_overlays_reused_and_replaced_when_geometry_differs(rng, overla
     other = rng.random((30, 20, 3), dtype=np.float32)
     b = krtio.perturb(other, KEY, image_id="x", overlays=prep, block=4)
     assert np.array_equal(b, krtio.perturb(other, KEY, image_id="x", overlays=overlays, block=4))
+
+
+def test_prepare_overlays_returns_a_matching_preparation_unchanged(rng):
+    S = random_set(rng)
+    prep = krtio.prepare_overlays(S, (16, 20, 3), block=4)
+    assert krtio.prepare_overlays(prep, (16, 20, 3), block=4) is prep
+    assert krtio.prepare_overlays(prep, (16, 20, 4), block=(4, 4)) is prep  # alpha does not count
+    other = krtio.prepare_overlays(prep, (16, 20, 3), block=8)
+    assert other is not prep and other.block == (8, 8) and other.overlays == prep.overlays
+    grey = krtio.prepare_overlays(prep, (16, 20), block=4)
+    assert grey is not prep and grey.channels == 1
+
+
+def test_overlay_cache_prepares_each_geometry_once(rng):
+    S = random_set(rng)
+    cache = krtio.OverlayCache(S)
+    assert len(cache.overlays) == len(S) and all(a is b for a, b in zip(cache.overlays, S))
+    prep = cache.get((16, 20, 3), block=4)
+    assert isinstance(prep, krtio.PreparedOverlays) and prep.matches((16, 20, 3), (4, 4))
+    assert cache.get((16, 20, 3), block=4) is prep
+    assert cache.get((16, 20, 4), block=(4, 4)) is prep  # same colour channels, same entry
+    other_block = cache.get((16, 20, 3), block=8)
+    assert other_block is not prep and other_block.block == (8, 8)
+    assert cache.get((16, 20, 3), block=(4, 8)) is not prep
+    assert cache.get((16, 20), block=4) is not prep and cache.get((16, 20), block=4).channels == 1
+    assert cache.get((17, 20, 3), block=4) is not prep
+    assert len(cache._prepared) == 5
+
+
+def test_overlay_cache_keeps_a_preparation_and_defaults_to_the_bundled_set(rng):
+    S = random_set(rng)
+    prep = krtio.prepare_overlays(S, (16, 20, 3), block=4)
+    cache = krtio.OverlayCache(prep)
+    assert cache.get((16, 20, 3), block=4) is prep and cache.overlays == prep.overlays
+    assert len(krtio.OverlayCache(None).overlays) == len(ip.data.overlay_set())
+
+
+def test_batch_uses_one_preparation_per_geometry(rng, monkeypatch):
+    S = random_set(rng)
+    built = []
+    original = krtio.PreparedOverlays.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(tuple(args[1]))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(krtio.PreparedOverlays, "__init__", counting)
+    images = [rng.random((8, 8, 3), dtype=np.float32) for _ in range(3)] + [rng.random((8, 8), dtype=np.float32)]
+    krtio.perturb_batch(images, KEY, image_ids=list("abcd"), overlays=S, block=4, progress=False)
+    assert built == [(8, 8, 3), (8, 8)]
+
+
+def test_resolve_overlays(rng):
+    S = random_set(rng)
+    assert krtio.resolve_overlays(S) is S
+    assert krtio.resolve_overlays(krtio.prepare_overlays(S, (8, 8), block=4)) == tuple(S)
+    assert len(krtio.resolve_overlays(None)) == len(ip.data.overlay_set())
+    with pytest.raises(TypeError, match="overlays must be a sequence of overlay images"):
+        krtio.resolve_overlays(np.stack(S))
+    with pytest.raises(ValueError, match="overlays must hold at least one image, got an empty set"):
+        krtio.resolve_overlays([])
+
+
+def test_mix_weights_never_overflow_and_are_validated():
+    for alpha in (0.05, 0.3, 0.45, 0.7, 0.999, 1.0):
+        for k in (1, 2, 3, 5, 10):
+            a, w = krtio.mix_weights(alpha, k)
+            assert a.dtype == np.float32 and w.dtype == np.float32
+            assert np.float32(a + np.float32(w * np.float32(k))) <= np.float32(1.0)
+            assert abs(float(w) - (1 - alpha) / k) < 1e-6
+    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\], got 1.5"):
+        krtio.mix_weights(1.5, 3)
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        krtio.mix_weights(0.45, 0)
+
+
+def test_format_1_prf_pieces_are_public():
+    assert krtio.id_tag is ip._prf.id_tag and krtio.encode_block is ip._prf.encode_block and krtio.prf is ip._prf.prf
+    value = krtio.prf(KEY, ID, 0, 1, 0)
+    assert value == int.from_bytes(ip._prf.aes_ecb(KEY, krtio.encode_block(krtio.id_tag(ID), 0, 1, 0)), "big")
 
 
 def test_batch_refuses_repeated_ids(overlays, rng):

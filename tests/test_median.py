@@ -109,6 +109,44 @@ def test_median_sweep_bookkeeping(rng):
         attacks.median_sweep(object(), x, labels)
 
 
+def test_median_pick_is_the_sweeps_draw(rng):
+    # the draw median_sweep has always made: np.random.default_rng([seed, n]), sorted
+    for n, seed in [(1, 0), (5, 0), (5, 3), (10, 7), (20, 2)]:
+        held = attacks.median_pick(20, n, seed=seed)
+        expected = np.sort(np.random.default_rng([seed, n]).choice(20, size=n, replace=False))
+        assert held.dtype.kind == "i" and np.array_equal(held, expected)
+    assert attacks.median_pick(20, 20, seed=5).tolist() == list(range(20))
+    # median_sweep holds exactly these photos: a recogniser that checks the median of the photos it is shown
+    x = rng.random((12, 8, 8), dtype=np.float32)
+    for n in (3, 5):
+        estimate = attacks.median_estimate(x[attacks.median_pick(12, n, seed=4)])
+        expected = attacks.median_removal(x, estimate, lam=0.5)
+        shown = []
+        attacks.median_sweep(SimpleRecorder(shown), x, np.ones(12, int), lams=[0.5], n_images=(n,), seed=4)
+        assert np.array_equal(shown[1], expected)
+    with pytest.raises(ValueError, match=r"n must be in \[1, 20\], got 21"):
+        attacks.median_pick(20, 21, seed=0)
+    with pytest.raises(ValueError, match="n must be in"):
+        attacks.median_pick(20, 0, seed=0)
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        attacks.median_pick(20, 3, seed=-1)
+    with pytest.raises(TypeError, match="n must be an integer"):
+        attacks.median_pick(20, 2.5, seed=0)
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'seed'"):
+        attacks.median_pick(20, 3)
+
+
+class SimpleRecorder:
+    """Answers 1 and keeps every stack it is asked about."""
+
+    def __init__(self, shown):
+        self.shown = shown
+
+    def predict(self, images):
+        self.shown.append(np.array(images))
+        return np.ones(len(images), int)
+
+
 # -- real faces ------------------------------------------------------------------------------------
 
 

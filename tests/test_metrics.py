@@ -85,3 +85,17 @@ def test_recognition_rate_counts_matches():
     assert ip.metrics.recognition_rate(Fixed(), np.zeros((4, 2, 2)), [0, 1, 0, 0]) == 0.5
     with pytest.raises(ValueError, match="images must hold at least one image"):
         ip.metrics.recognition_rate(Fixed(), np.zeros((0, 2, 2)), [])
+
+
+def test_accuracy_is_recognition_rate_of_answers_already_computed():
+    class Fixed:
+        def predict(self, images):
+            return np.array([0, 1, 1, 0])
+
+    labels = np.array([0, 1, 0, 0])
+    assert ip.metrics.accuracy(Fixed().predict(None), labels) == 0.75
+    assert ip.metrics.recognition_rate(Fixed(), np.zeros((4, 2, 2), np.float32), labels) == 0.75
+    with pytest.raises(ValueError, match=r"predicted must have the shape of labels, \(4,\), got \(3,\)"):
+        ip.metrics.accuracy([0, 1, 1], labels)  # broadcasting would have hidden a missing answer
+    with pytest.raises(ValueError, match="labels must hold at least one label"):
+        ip.metrics.accuracy([], [])

@@ -56,7 +56,7 @@ def test_output_shapes_for_grey_rgb_and_sizes(arch, channels, size):
 
 
 def test_architectures_are_small_distinct_and_match_the_paper():
-    counts = {a: M._n_params(M.build_model(a, seed=0)) for a in M.ARCHITECTURES}
+    counts = {a: sum(p.numel() for p in M.build_model(a, seed=0).parameters()) for a in M.ARCHITECTURES}
     assert all(20_000 < c < 150_000 for c in counts.values()), counts  # small: a checkpoint < 0.6 MB each
     convs = {a: sum(isinstance(m, torch.nn.Conv2d) for m in M.build_model(a).features.modules()) for a in M.LOCAL_ARCHITECTURES}
     linears = {a: sum(isinstance(m, torch.nn.Linear) for m in M.build_model(a).modules()) for a in M.LOCAL_ARCHITECTURES}
@@ -198,7 +198,7 @@ def test_training_falls_back_to_the_cpu(monkeypatch, rng):
     _fake(monkeypatch, False, False)
     net = M.build_model("facescrub_thumb", n_classes=2, seed=0)
     hist = M.train(net, rng.random((4, 16, 16), dtype=np.float32), [0, 1, 0, 1], epochs=1, progress=False)
-    assert hist.device == "cpu" and M._model_device(net).type == "cpu"
+    assert hist.device == "cpu" and M.model_device(net).type == "cpu"
 
 
 def test_torch_threads_restores_the_count_even_after_an_error():
@@ -209,6 +209,19 @@ def test_torch_threads_restores_the_count_even_after_an_error():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match=r"threads must be >= 1, got 0"), M.torch_threads(0):
         pass
+
+
+def test_eval_mode_restores_the_mode_even_after_an_error():
+    net = M.build_model("vgg_b", n_classes=2, seed=0)
+    assert net.training
+    with pytest.raises(RuntimeError, match="boom"), M.eval_mode(net):
+        assert not net.training
+        raise RuntimeError("boom")
+    assert net.training
+    net.eval()
+    with M.eval_mode(net, training=True):
+        assert net.training
+    assert not net.training
 
 
 # --------------------------------------------------------------------------- training
@@ -403,8 +416,17 @@ def test_cached_checkpoints_notice_other_faces(faces):
         ProviderCNN.cached(faces=faces.subset(1))
 
 
+def test_cached_path_and_training_faces():
+    assert M.cached_path("provider") == M.checkpoint_dir() / M.CACHED_FILES["provider"]
+    assert M.cached_path("robust").is_file()
+    mine = object()
+    assert M.training_faces("olivetti", mine) is mine
+
+
 def test_missing_cached_checkpoint_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setenv("IMGPRIVACY_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"cached provider checkpoint .* is missing"):
+        M.cached_path("provider")
     with pytest.raises(FileNotFoundError, match=r"cached ensemble checkpoint .* is missing; .*IMGPRIVACY_CHECKPOINTS.*--write-checkpoints"):
         M.cached_ensemble()
 

@@ -83,6 +83,19 @@ def test_reproduce_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
     assert not (tmp_path / "new").exists()
 
 
+def test_check_output_dir(tmp_path):
+    new = tmp_path / "new"
+    assert reproduce.check_output_dir(new) == new and not new.exists()  # nothing is created
+    assert reproduce.check_output_dir(str(tmp_path)) == tmp_path  # an empty folder is fine
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"out folder .* is not empty; choose a new folder \(nothing is overwritten\)"):
+        reproduce.check_output_dir(tmp_path)
+    with pytest.raises(ValueError, match="out must be a folder, got the file"):
+        reproduce.check_output_dir(tmp_path / "keep.txt")
+    with pytest.raises(TypeError, match="results must be a path to a new or empty folder, got int"):
+        reproduce.check_output_dir(3, name="results")
+
+
 def test_settings():
     full, quick = reproduce.Settings.full(), reproduce.Settings.quick()
     assert full.alphas == (0.3, 0.4, 0.45, 0.5, 0.6, 0.7) and full.blocks == (4, 8, 16, 32, 64) and full.ks == (3, 8)

@@ -5,8 +5,8 @@ import pytest
 
 import imgprivacy as ip
 from imgprivacy import models as M
-from imgprivacy.attacks import krtio_augment, robust_retrain
-from imgprivacy.targets import ProviderCNN, RobustCNN
+from imgprivacy.attacks import krtio_augment
+from imgprivacy.targets import ProviderCNN, RobustCNN, robust_retrain
 
 USER_KEY = bytes(range(16))
 

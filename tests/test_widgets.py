@@ -1,4 +1,4 @@
-"""Tests for imgprivacy.widgets: the k-RTIO and BSS explorers and show_images.
+"""Tests for imgprivacy.widgets (the five explorers) and plotting.show_images, which they draw with.
 
 Everything runs headless under matplotlib's Agg backend: figures are built
 and rendered to PNG in memory, never shown.
@@ -610,7 +610,7 @@ def test_uep_refusal_is_reported_not_raised(uep_w, monkeypatch):
         ({"beta": 6.0}, ValueError, "beta must be"),
         ({"beta": "2"}, ValueError, "beta must be"),
         ({"index": 12}, ValueError, "index must be"),
-        ({"labels": [0, 1]}, ValueError, "one label per photo"),
+        ({"labels": [0, 1]}, ValueError, r"labels must have one entry per image, shape \(12,\), got shape \(2,\)"),
         ({"targets": [1]}, TypeError, "targets must be a dict"),
         ({"targets": {"x": object()}}, TypeError, "predict"),
     ],
@@ -642,7 +642,7 @@ def med(stack, delta):
 def test_median_explorer_shows_what_the_library_computes(med):
     w, perturbed, target = med
     assert w.draws == 1 and set(w.controls) == {"lam", "n", "seed"}
-    held = np.sort(np.random.default_rng(0).choice(12, size=5, replace=False))
+    held = attacks.median_pick(12, 5, seed=0)
     np.testing.assert_array_equal(w.view.held, held)
     estimate = attacks.median_estimate(perturbed[held])
     np.testing.assert_array_equal(w.view.estimate, estimate)
@@ -669,6 +669,31 @@ def test_median_sliders_redraw_and_baseline_is_computed_once(med):
     assert w.view.seed == 3
 
 
+class _Recorder:
+    """A 'recogniser' that answers 0 and keeps every stack it was asked about."""
+
+    def __init__(self):
+        self.asked = []
+
+    def predict(self, images):
+        self.asked.append(np.array(images))
+        return np.zeros(len(images), dtype=int)
+
+
+@pytest.mark.parametrize("n, seed", [(5, 0), (3, 7), (12, 1)])
+def test_median_explorer_holds_the_photos_median_sweep_holds(med, n, seed):
+    # one draw for the library and the explorer: the same (n, seed) gives the same median, so the same attack
+    w, perturbed, _ = med
+    w.controls["n"].value, w.controls["seed"].value = n, seed
+    assert (w.view.n, w.view.seed) == (n, seed)
+    recorder = _Recorder()
+    attacks.median_sweep(recorder, perturbed, np.zeros(12, int), lams=[0.5], n_images=(n,), seed=seed)
+    swept = recorder.asked[1]  # asked[0]: the baseline on the perturbed photos
+    np.testing.assert_array_equal(w.view.attacked, swept)
+    np.testing.assert_array_equal(w.view.estimate, attacks.median_estimate(perturbed[w.view.held]))
+    np.testing.assert_array_equal(w.view.held, attacks.median_pick(12, n, seed=seed))
+
+
 def test_median_explorer_without_labels_or_targets(stack):
     w = widgets.median_explorer(stack, n_images=2)
     assert w.view.recognition == {} and w.view.ssim_attacked is None
@@ -684,7 +709,7 @@ def test_median_explorer_without_labels_or_targets(stack):
         ({"n_images": 0}, ValueError, "n_images must be"),
         ({"seed": -1}, ValueError, "seed must be"),
         ({"show": 0}, ValueError, "show must be"),
-        ({"labels": [1, 2]}, ValueError, "one label per photo"),
+        ({"labels": [1, 2]}, ValueError, r"labels must have one entry per image, shape \(12,\), got shape \(2,\)"),
         ({"originals": np.zeros((2, 16, 16), np.float32)}, ValueError, "originals must have the shape"),
         ({"targets": {"x": 1}}, TypeError, "predict"),
     ],
@@ -759,7 +784,7 @@ def test_filter_explorer_without_labels_targets_or_delta(stack):
         ({"filter": "sharpen"}, ValueError, "filter must be one of"),
         ({"filter": "blur", "strength": 0.5}, ValueError, "strength must be one of"),
         ({"index": 12}, ValueError, "index must be"),
-        ({"labels": [0]}, ValueError, "one label per photo"),
+        ({"labels": [0]}, ValueError, r"labels must have one entry per image, shape \(12,\), got shape \(1,\)"),
         ({"targets": {"x": 1}}, TypeError, "predict"),
         ({"key": b"short"}, ValueError, "key"),
         ({"alpha": 1.5}, ValueError, "alpha must be"),

@@ -85,6 +85,45 @@ def _dog(stack: np.ndarray, sigmas: tuple[float, float]) -> np.ndarray:
     return ndimage.gaussian_filter(stack, spatial) - ndimage.gaussian_filter(stack, wide)
 
 
+def _check_highpass(highpass) -> None:
+    if highpass is not None:
+        if len(highpass) != 2 or not 0 < highpass[0] < highpass[1]:
+            raise ValueError(f"highpass must be None or (sigma1, sigma2) with 0 < sigma1 < sigma2, got {highpass!r}")
+
+
+def bandpass(images, highpass: tuple[float, float] = (1.0, 3.0)) -> np.ndarray:
+    """The band-pass :func:`bss_fastica` fits its unmixing on: a difference of two Gaussian blurs.
+
+    It keeps an overlay's fine texture and drops most of the smooth mean face
+    that aligned faces share (step 1 of :func:`bss_fastica`).
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, H, W) or (N, H, W, C), or list of images of one shape
+        Float in [0, 1].
+    highpass : (float, float), default (1.0, 3.0)
+        Standard deviations (pixels) of the two blurs, ``0 < sigma1 < sigma2``;
+        each image is blurred on its own axes (and channel by channel).
+
+    Returns
+    -------
+    ndarray of the shape of the stack, float64
+        ``blur(images, sigma1) - blur(images, sigma2)``: zero on flat regions.
+
+    Examples
+    --------
+    >>> flat = np.full((2, 8, 8), 0.5, np.float32)
+    >>> band = bandpass(flat)
+    >>> band.shape, float(np.abs(band).max()) < 1e-12
+    ((2, 8, 8), True)
+    """
+    stack = check_stack(images, "images")
+    if highpass is None:
+        raise ValueError("highpass must be (sigma1, sigma2) with 0 < sigma1 < sigma2, got None")
+    _check_highpass(highpass)
+    return _dog(stack.astype(np.float64), highpass)
+
+
 def _like(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Give each row of ``values`` the mean and standard deviation of ``reference``'s row."""
     std = values.std(axis=1, keepdims=True)
@@ -109,7 +148,8 @@ def bss_fastica(
         ``N >= 2`` photos of one shape, float in [0, 1], believed to share one overlay.
     highpass : (float, float) or None, default (1.0, 3.0)
         Standard deviations (pixels) of the difference-of-Gaussians band-pass
-        the unmixing is fitted on; ``None`` fits on the raw photos.
+        the unmixing is fitted on (:func:`bandpass`); ``None`` fits on the raw
+        photos.
     n_components : int, optional
         Sources to separate, ``2 <= n_components <= N``; default ``min(N, 4)``.
         FastICA first whitens the photos with PCA down to this many
@@ -141,10 +181,10 @@ def bss_fastica(
     every photo contains with (nearly) the same weight.
 
     1. The unmixing matrix ``W`` is fitted on band-passed photos (a
-       difference of Gaussians).  Aligned faces share a smooth mean face,
-       which on raw photos sits in the same shared component as the overlay;
-       the band-pass keeps the overlay's texture and drops most of the mean
-       face, so ICA can tell them apart.  Fitting on raw photos gets worse as
+       difference of Gaussians, :func:`bandpass`).  Aligned faces share a
+       smooth mean face, which on raw photos sits in the same shared
+       component as the overlay; the band-pass keeps the overlay's texture
+       and drops most of the mean face, so ICA can tell them apart.  Fitting on raw photos gets worse as
        ``N`` grows.
     2. Filtering is linear, so the same ``W`` applies to the raw centred
        photos and gives the sources in full resolution.
@@ -185,9 +225,7 @@ def bss_fastica(
         n_components = min(n, 4)
     if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or not 2 <= n_components <= n:
         raise ValueError(f"n_components must be an integer in [2, {n}] (the number of images), got {n_components!r}")
-    if highpass is not None:
-        if len(highpass) != 2 or not 0 < highpass[0] < highpass[1]:
-            raise ValueError(f"highpass must be None or (sigma1, sigma2) with 0 < sigma1 < sigma2, got {highpass!r}")
+    _check_highpass(highpass)
     x = stack.reshape(n, -1).astype(np.float64)
     centred = x - x.mean(axis=1, keepdims=True)
     fit_on = centred if highpass is None else _dog(stack.astype(np.float64), highpass).reshape(n, -1)

@@ -87,7 +87,7 @@ class _Geometry:
         cols = (np.arange(gw * bw) < width).reshape(1, gw, 1, bw)
         valid = np.broadcast_to(rows & cols, (gh, gw, bh, bw)).reshape(self.b, self.n)
         self.mask = valid.astype(np.float32)[:, :, None]
-        self.blocks = np.stack([prep._blocks(i).reshape(self.b, self.n, c) for i in range(prep.m)])
+        self.blocks = np.stack([prep.blocks(i).reshape(self.b, self.n, c) for i in range(prep.m)])
         # within-block prior (greedy search): at most 4 kinds of position, by their valid pixels
         kinds, self.within_kind = np.unique(valid, axis=0, return_inverse=True)
         self.within_kind = self.within_kind.reshape(-1)
@@ -432,9 +432,9 @@ def known_overlay_attack(
             f"overlays must be a sequence of images (the set S), got one array of shape {base.shape}; "
             "pass a list, e.g. imgprivacy.data.overlay_set()"
         )
-    prep = krtio._prepared_for(overlays, shape, bpair)
+    prep = krtio.prepare_overlays(overlays, shape, block=bpair)
     k = check_int(k, "k", minimum=1, maximum=prep.m)
-    a, w = krtio._weights(alpha, k)
+    a, w = krtio.mix_weights(alpha, k)
     geo = _Geometry(prep, w)
     c = prep.channels
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_alpha, check_image, check_stack
+from ..metrics import recognition_rate
+from .._validation import check_alpha, check_image, check_int, check_stack
 
 def median_estimate(perturbed) -> np.ndarray:
     """Estimate a perturbation shared by many photos: their pixel-wise median.
@@ -36,6 +37,47 @@ def median_estimate(perturbed) -> np.ndarray:
     """
     _nonempty(perturbed)
     return np.median(check_stack(perturbed, "perturbed"), axis=0).astype(np.float32)
+
+
+def median_pick(n_available: int, n: int, *, seed: int) -> np.ndarray:
+    """The photos the attacker holds: ``n`` of ``n_available`` positions, drawn without replacement with ``seed``.
+
+    The one draw of the median attack: :func:`median_sweep` (for each of its
+    ``n_images``) and :func:`imgprivacy.widgets.median_explorer` both hold
+    these photos, so the same ``(n, seed)`` gives the same median in both.
+
+    Parameters
+    ----------
+    n_available : int
+        Photos there are to draw from, at least 1.
+    n : int
+        Photos drawn, in [1, n_available].
+    seed : int
+        Non-negative seed; the generator is ``np.random.default_rng([seed, n])``,
+        so each ``n`` has its own draw.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        The positions drawn, sorted ascending.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a count or seed that is not an integer in range.
+
+    Examples
+    --------
+    >>> median_pick(10, 3, seed=0).tolist()
+    [4, 8, 9]
+    >>> median_pick(4, 4, seed=7).tolist()
+    [0, 1, 2, 3]
+    """
+    n_available = check_int(n_available, "n_available", minimum=1)
+    n = check_int(n, "n", minimum=1, maximum=n_available)
+    seed = check_int(seed, "seed", minimum=0)
+    held = np.random.default_rng([seed, n]).choice(n_available, size=n, replace=False)
+    return np.sort(held)
 
 
 def _nonempty(perturbed) -> None:
@@ -167,7 +209,8 @@ def median_sweep(
     photos (drawn at random with ``seed``), estimates the perturbation as
     their median (:func:`median_estimate`) and removes it from **all** ``N``
     photos (:func:`median_removal`) at each ``lam``; ``target.predict``
-    scores every result.
+    scores every result.  The photos held for each ``n`` are
+    :func:`median_pick`'s ``(N, n, seed=seed)``.
 
     Parameters
     ----------
@@ -239,8 +282,6 @@ def median_sweep(
     >>> s.n_images, s.recognition.shape, s.best_per_image.shape
     ((3, 6), (2, 2), (2,))
     """
-    from .._validation import check_int
-
     _nonempty(perturbed)
     stack = check_stack(perturbed, "perturbed")
     n_total = stack.shape[0]
@@ -264,11 +305,10 @@ def median_sweep(
         if n not in counts:
             counts.append(n)
     seed = check_int(seed, "seed", minimum=0)
-    baseline = float(np.mean(np.asarray(target.predict(stack)) == labels))
+    baseline = recognition_rate(target, stack, labels)
     correct = np.zeros((len(counts), lam_arr.size, n_total), dtype=bool)
     for i, n in enumerate(counts):
-        held = np.random.default_rng([seed, n]).choice(n_total, size=n, replace=False)
-        estimate = median_estimate(stack[np.sort(held)])
+        estimate = median_estimate(stack[median_pick(n_total, n, seed=seed)])
         attacked = np.concatenate([median_removal(stack, estimate, lam=float(lam)) for lam in lam_arr])
         predicted = np.asarray(target.predict(attacked)).reshape(lam_arr.size, n_total)
         correct[i] = predicted == labels[None, :]

@@ -1,10 +1,11 @@
-"""Robust retraining (section 6.3, "Robust CNNs", Fig. 16): the provider trains on k-RTIO faces.
+"""Robust retraining's data (section 6.3, "Robust CNNs", Fig. 16): the provider's k-RTIO training faces.
 
 The provider knows the user's public overlay set ``S`` but not her key.  It
-makes k-RTIO versions of its own training faces with keys of its own and
-retrains its recogniser on clean plus perturbed faces
-(:class:`imgprivacy.targets.RobustCNN`), hoping to recognise the user's
-k-RTIO photos anyway.  Nothing here imports torch until a CNN is trained.
+makes k-RTIO versions of its own training faces with keys of its own
+(:func:`krtio_augment`) and retrains its recogniser on clean plus perturbed
+faces (:class:`imgprivacy.targets.RobustCNN`, which owns the retraining, and
+:func:`imgprivacy.targets.robust_retrain`), hoping to recognise the user's
+k-RTIO photos anyway.  numpy only: nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .. import krtio as _krtio
 from .._prf import check_key
 from .._validation import _short, check_alpha, check_block, check_int, check_stack
 
-__all__ = ["AugmentedFace", "krtio_augment", "robust_retrain"]
+__all__ = ["DEFAULT_ALPHAS", "DEFAULT_BLOCKS", "AugmentedFace", "krtio_augment"]
 
 #: Defaults of :func:`krtio_augment` and :class:`imgprivacy.targets.RobustCNN`.
 DEFAULT_ALPHAS = (0.4, 0.45, 0.5)
@@ -49,17 +50,6 @@ def _check_grid(values: Any, name: str, check) -> tuple:
     if len(values) == 0:
         raise ValueError(f"{name} must hold at least one value, got an empty {type(values).__name__}")
     return tuple(check(v, f"{name}[{i}]") for i, v in enumerate(values))
-
-
-def overlay_set_fingerprint(overlays) -> str:
-    """:func:`imgprivacy.data.overlay_fingerprint` of ``overlays`` (``None``: the default set)."""
-    images = _krtio._overlay_images(overlays)
-    fingerprint = getattr(images, "fingerprint", None)  # an OverlaySet carries its own
-    if isinstance(fingerprint, str):
-        return fingerprint
-    from ..data import overlay_fingerprint
-
-    return overlay_fingerprint(list(images))
 
 
 def krtio_augment(
@@ -151,7 +141,7 @@ def krtio_augment(
     labels = np.asarray(labels)
     if labels.shape != (len(x),):
         raise ValueError(f"labels must have one entry per image, shape ({len(x)},), got shape {labels.shape}")
-    S = _krtio._overlay_images(overlays)
+    S = _krtio.resolve_overlays(overlays)
     alphas = _check_grid(alphas, "alphas", check_alpha)
     blocks = _check_grid(blocks, "blocks", check_block)
     k = check_int(k, "k", minimum=1, maximum=len(S))
@@ -190,39 +180,3 @@ def krtio_augment(
                 bar.update()
     out_labels = np.concatenate([labels] * (copies + 1))
     return (out, out_labels, params) if return_params else (out, out_labels)
-
-
-def robust_retrain(
-    images,
-    labels,
-    *,
-    overlays=None,
-    progress: bool = True,
-    device=None,
-    val=None,
-    **options,
-):
-    """Train the provider's robust CNN: ``RobustCNN(overlays=overlays, **options).fit(images, labels)``.
-
-    Parameters
-    ----------
-    images : ndarray of shape (N, H, W[, C])
-        Clean training faces, float in [0, 1].
-    labels : array-like of int, shape (N,)
-        Subject labels.
-    overlays : sequence of ndarray, optional
-        The overlay set ``S``; default :func:`imgprivacy.data.overlay_set`.
-    progress, device, val
-        Passed to :meth:`imgprivacy.targets.RobustCNN.fit`.
-    **options
-        Constructor options of :class:`imgprivacy.targets.RobustCNN`
-        (``epochs``, ``seed``, ``alphas``, ``blocks``, ``k``, ``copies``, ...).
-
-    Returns
-    -------
-    imgprivacy.targets.RobustCNN
-        Fitted.
-    """
-    from ..targets import RobustCNN
-
-    return RobustCNN(overlays=overlays, **options).fit(images, labels, progress=progress, device=device, val=val)

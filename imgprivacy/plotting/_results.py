@@ -515,7 +515,7 @@ def plot_krtio_examples(
     """
     img = check_image(image, "image")
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
-    S = krtio._overlay_images(overlays)
+    S = krtio.resolve_overlays(overlays)
     blocks = [check_int(b, "blocks", minimum=1) for b in check_sequence(blocks, "blocks")]
     if not blocks:
         raise ValueError("blocks must hold at least one block size, got none")

@@ -8,6 +8,10 @@ Images are canonical float arrays (N, H, W[, C]) in [0, 1].
 
 Classes that need heavy or optional packages (torch, dlib, OpenCV) are
 imported on first use, so ``import imgprivacy.targets`` stays light.
+
+An estimator owns its (re)training, as in scikit-learn: :class:`RobustCNN`
+is the provider's CNN retrained on clean plus k-RTIO faces (section 6.3,
+Fig. 16 of the paper), and :func:`robust_retrain` fits one in one call.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ __all__ = [
     "ProviderCNN",
     "RobustCNN",
     "make",
+    "robust_retrain",
 ]
 
 # public name -> private module that defines it (loaded on first access)
 _LAZY = {
     "ProviderCNN": "._provider_cnn",
     "RobustCNN": "._robust_cnn",
+    "robust_retrain": "._robust_cnn",
     "DlibRecognizer": "._dlib",
     "DlibHOGDetector": "._dlib",
     "LBPDetector": "._detectors",

@@ -241,8 +241,8 @@ class ProviderCNN:
         >>> round(provider.accuracy_, 3)
         0.992
         """
-        out = cls.from_checkpoint(_models._cached_path(cls._cached_name), device=device)
-        faces = _models._faces_for(out.dataset_, faces)
+        out = cls.from_checkpoint(_models.cached_path(cls._cached_name), device=device)
+        faces = _models.training_faces(out.dataset_, faces)
         if out.split_ is not None:
             out.split_.check(faces.images, faces.labels)
         return out

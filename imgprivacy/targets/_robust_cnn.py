@@ -1,4 +1,9 @@
-"""RobustCNN: the provider's CNN retrained on clean plus k-RTIO faces (section 6.3, Fig. 16)."""
+"""RobustCNN: the provider's CNN retrained on clean plus k-RTIO faces (section 6.3, Fig. 16), and :func:`robust_retrain`.
+
+The estimator owns its retraining, as in scikit-learn: :func:`robust_retrain`
+is ``RobustCNN(...).fit(...)`` in one call.  The training faces come from
+:func:`imgprivacy.attacks.krtio_augment` (numpy only).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,24 @@ from typing import Any
 
 import numpy as np
 
-from ..attacks._robust import DEFAULT_ALPHAS, DEFAULT_BLOCKS, krtio_augment, overlay_set_fingerprint
+from ..attacks import DEFAULT_ALPHAS, DEFAULT_BLOCKS, krtio_augment
 from ._provider_cnn import ProviderCNN
 
-__all__ = ["RobustCNN"]
+__all__ = ["RobustCNN", "robust_retrain"]
+
+
+def _overlay_set_fingerprint(overlays) -> str:
+    """:func:`imgprivacy.data.overlay_fingerprint` of ``overlays`` (``None``: the default set)."""
+    from ..krtio import resolve_overlays
+
+    images = resolve_overlays(overlays)
+    fingerprint = getattr(images, "fingerprint", None)  # an OverlaySet carries its own
+    if isinstance(fingerprint, str):
+        return fingerprint
+    from ..data import overlay_fingerprint
+
+    return overlay_fingerprint(list(images))
+
 
 def _tuple(values: Any) -> Any:
     """Lists (as read back from JSON) to tuples, nested; anything else unchanged (checked by fit)."""
@@ -105,15 +124,15 @@ class RobustCNN(ProviderCNN):
         -------
         self
         """
-        from ..krtio import _overlay_images
+        from ..krtio import resolve_overlays
 
-        overlays = _overlay_images(self.overlays)
+        overlays = resolve_overlays(self.overlays)
         x, y = krtio_augment(
             images, labels, overlays=overlays, alphas=self.alphas, blocks=self.blocks, k=self.k, copies=self.copies,
             seed=self.seed, progress=progress,
         )
         super().fit(x, y, epochs=epochs, progress=progress, device=device, val=val)
-        self.overlay_fingerprint_ = overlay_set_fingerprint(overlays)
+        self.overlay_fingerprint_ = _overlay_set_fingerprint(overlays)
         self.n_training_images_ = len(x)
         return self
 
@@ -143,7 +162,7 @@ class RobustCNN(ProviderCNN):
         """
         out = super().from_checkpoint(path, device=device)
         if overlays is not None:
-            _check_overlays(out, overlay_set_fingerprint(overlays), "the overlays given")
+            _check_overlays(out, _overlay_set_fingerprint(overlays), "the overlays given")
             out.overlays = overlays
         return out
 
@@ -195,3 +214,46 @@ def _check_overlays(model: RobustCNN, fingerprint: str, what: str) -> None:
             f"{what} (fingerprint {fingerprint[:16]}...) is not the overlay set this RobustCNN was trained with "
             f"(fingerprint {recorded}...); retrain it with this set or pass the original one"
         )
+
+
+def robust_retrain(
+    images,
+    labels,
+    *,
+    overlays=None,
+    progress: bool = True,
+    device=None,
+    val=None,
+    **options,
+) -> RobustCNN:
+    """Train the provider's robust CNN: ``RobustCNN(overlays=overlays, **options).fit(images, labels)``.
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, H, W[, C])
+        Clean training faces, float in [0, 1].
+    labels : array-like of int, shape (N,)
+        Subject labels.
+    overlays : sequence of ndarray, optional
+        The overlay set ``S``; default :func:`imgprivacy.data.overlay_set`.
+    progress, device, val
+        Passed to :meth:`RobustCNN.fit`.
+    **options
+        Constructor options of :class:`RobustCNN` (``epochs``, ``seed``,
+        ``alphas``, ``blocks``, ``k``, ``copies``, ...).
+
+    Returns
+    -------
+    RobustCNN
+        Fitted.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((8, 16, 16), dtype=np.float32)
+    >>> S = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(3)]
+    >>> clf = robust_retrain(X, np.repeat([0, 1], 4), overlays=S, epochs=1, blocks=(4,), k=2, progress=False, device="cpu")
+    >>> clf.n_training_images_
+    16
+    """
+    return RobustCNN(overlays=overlays, **options).fit(images, labels, progress=progress, device=device, val=val)

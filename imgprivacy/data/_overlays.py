@@ -1,0 +1,358 @@
+"""Overlay sets: the public set S of k-RTIO (bundled default or a folder) and its fingerprint."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._validation import check_image
+from ._convert import to_float, to_uint
+from ._images import pil_pixels
+
+
+def overlay_fingerprint(images: Sequence[np.ndarray]) -> str:
+    """SHA-256 fingerprint of an overlay set's pixels (format version 1).
+
+    The hash runs over, for each overlay in order, its shape ``(h, w, c)``
+    as three little-endian uint32 (``c = 1`` for a 2-D image) followed by
+    its pixels as little-endian float32 in C order.  It is stored in
+    protected files (format 1) so that recovery refuses an overlay set
+    other than the one used for protection.
+
+    Parameters
+    ----------
+    images : sequence of ndarray of shape (h, w) or (h, w, C)
+        Float images in [0, 1] (an :class:`OverlaySet` or a list).
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Examples
+    --------
+    >>> overlay_fingerprint([np.zeros((1, 1, 3), np.float32)])[:16]
+    '2689a5643c8b2c64'
+    """
+    if isinstance(images, np.ndarray) and images.ndim in (3, 4):
+        images = list(images)
+    if not isinstance(images, Sequence) or isinstance(images, (str, bytes)):
+        raise TypeError(f"images must be a sequence of images, got {type(images).__name__}")
+    digest = hashlib.sha256()
+    for index, image in enumerate(images):
+        img = check_image(image, f"images[{index}]")
+        h, w = img.shape[:2]
+        c = 1 if img.ndim == 2 else img.shape[2]
+        digest.update(np.array([h, w, c], dtype="<u4").tobytes())
+        digest.update(np.ascontiguousarray(img, dtype="<f4").tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class OverlaySet(Sequence):
+    """The public overlay set ``S`` of k-RTIO: a read-only sequence of RGB images.
+
+    Indexing, ``len`` and iteration act on :attr:`images`, so an
+    ``OverlaySet`` can be passed wherever a list of overlays is expected.
+
+    Attributes
+    ----------
+    images : tuple of ndarray of shape (h, w, 3)
+        float32 RGB in [0, 1], read-only; sizes differ.
+    names : tuple of str
+        One name per image, e.g. ``"coffee"``, ``"china[0:427,0:320]"``
+        or a file name.
+    fingerprint : str
+        :func:`overlay_fingerprint` of ``images``.
+    source : str
+        ``"default"`` or the folder the images came from.
+
+    Examples
+    --------
+    >>> img = np.zeros((2, 2, 3), np.float32)
+    >>> S = OverlaySet((img,), ("black",), overlay_fingerprint([img]), "toy")
+    >>> len(S), S[0].shape
+    (1, (2, 2, 3))
+    """
+
+    images: tuple[np.ndarray, ...]
+    names: tuple[str, ...]
+    fingerprint: str
+    source: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "images", tuple(self.images))
+        object.__setattr__(self, "names", tuple(self.names))
+        if len(self.images) != len(self.names):
+            raise ValueError(
+                f"names must have one entry per image, got {len(self.names)} names for {len(self.images)} images"
+            )
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        return self.images[index]
+
+    def __iter__(self):
+        return iter(self.images)
+
+    def __contains__(self, value: object) -> bool:
+        return any(_same_image(value, im) for im in self.images)
+
+    def index(self, value: object, start: int = 0, stop: int | None = None) -> int:
+        """Position of the first overlay equal (pixel for pixel) to ``value``."""
+        stop = len(self) if stop is None else stop
+        for i in range(*slice(start, stop).indices(len(self))):
+            if _same_image(value, self.images[i]):
+                return i
+        raise ValueError("image is not in the overlay set")
+
+    def count(self, value: object) -> int:
+        """Number of overlays equal (pixel for pixel) to ``value``."""
+        return sum(_same_image(value, im) for im in self.images)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OverlaySet):
+            return NotImplemented
+        return self.fingerprint == other.fingerprint and self.names == other.names
+
+    def __hash__(self) -> int:
+        return hash((self.fingerprint, self.names))
+
+    def __repr__(self) -> str:
+        return f"OverlaySet(source={self.source!r}, m={len(self)}, fingerprint={self.fingerprint[:16]}...)"
+
+
+def _same_image(value: object, image: np.ndarray) -> bool:
+    return value is image or (isinstance(value, np.ndarray) and np.array_equal(value, image))
+
+
+# The default set S, format version 1.  Order matters: k-RTIO selects
+# overlays by index and the fingerprint covers the order.  Each entry is
+# (base image, crop (row0, row1, col0, col1) or None).  Sources:
+# scikit-image's bundled data (skimage.data) and scikit-learn's
+# load_sample_images (china.jpg, flower.jpg); none shows a face.
+_DEFAULT_TABLE: tuple[tuple[str, tuple[int, int, int, int] | None], ...] = (
+    ("coffee", None),
+    ("rocket", None),
+    ("hubble_deep_field", None),
+    ("brick", None),
+    ("grass", None),
+    ("gravel", None),
+    ("moon", None),
+    ("page", None),
+    ("text", None),
+    ("clock", None),
+    ("retina", None),
+    ("immunohistochemistry", None),
+    ("colorwheel", None),
+    ("logo", None),
+    ("motorcycle_left", None),
+    ("motorcycle_right", None),
+    ("china", None),
+    ("flower", None),
+    ("hubble_deep_field", (0, 436, 0, 500)),
+    ("hubble_deep_field", (0, 436, 500, 1000)),
+    ("hubble_deep_field", (436, 872, 0, 500)),
+    ("hubble_deep_field", (436, 872, 500, 1000)),
+    ("retina", (353, 1058, 353, 1058)),
+    ("china", (0, 427, 0, 320)),
+    ("china", (0, 427, 320, 640)),
+    ("flower", (0, 427, 0, 320)),
+    ("flower", (0, 427, 320, 640)),
+    ("coffee", (0, 400, 0, 300)),
+    ("coffee", (0, 400, 300, 600)),
+    ("rocket", (0, 427, 160, 480)),
+)
+
+
+def _bundled_images() -> dict[str, np.ndarray]:
+    import skimage.data as skd
+
+    out = {
+        name: getattr(skd, name)()
+        for name in (
+            "coffee", "rocket", "hubble_deep_field", "brick", "grass", "gravel", "moon", "page", "text",
+            "clock", "retina", "immunohistochemistry", "colorwheel", "logo",
+        )
+    }
+    left, right, _disparity = skd.stereo_motorcycle()
+    out["motorcycle_left"], out["motorcycle_right"] = left, right
+    out.update(_sklearn_sample_images())
+    return out
+
+
+def _sklearn_sample_images() -> dict[str, np.ndarray]:
+    """china.jpg and flower.jpg, decoded as ``load_sample_images`` does, without importing sklearn (slow)."""
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.find_spec("sklearn")
+    folders = [Path(p) / "datasets" / "images" for p in (spec.submodule_search_locations or [])] if spec else []
+    files = [folder / f"{stem}.jpg" for folder in folders[:1] for stem in ("china", "flower")]
+    if files and all(f.is_file() for f in files):
+        out = {}
+        for file in files:
+            with Image.open(file) as pil:
+                out[file.stem] = np.asarray(pil)
+        return out
+    from sklearn.datasets import load_sample_images  # e.g. a zipped installation
+
+    samples = load_sample_images()
+    return {Path(f).stem: im for f, im in zip(samples.filenames, samples.images)}
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    """Grey -> repeated RGB; alpha composited over white; float32 result."""
+    img = image if image.ndim == 3 else image[..., None]
+    c = img.shape[2]
+    if c in (2, 4):
+        colour, alpha = img[..., : c - 1], img[..., c - 1 :]
+        img = colour * alpha + (np.float32(1) - alpha)
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def _freeze(images: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    for img in images:
+        img.setflags(write=False)
+    return tuple(images)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_overlay_set() -> OverlaySet:
+    bundled = _bundled_images()
+    images, names = [], []
+    for base, crop in _DEFAULT_TABLE:
+        img = bundled[base]
+        if crop is None:
+            names.append(base)
+        else:
+            r0, r1, c0, c1 = crop
+            if r1 > img.shape[0] or c1 > img.shape[1]:
+                raise RuntimeError(
+                    f"the bundled image {base!r} has shape {img.shape}, too small for the crop {crop} of "
+                    "the default overlay set; this scikit-image/scikit-learn version ships different images"
+                )
+            img = img[r0:r1, c0:c1]
+            names.append(f"{base}[{r0}:{r1},{c0}:{c1}]")
+        # snapped to the 8-bit grid (only the composited logo is off it), so that the set
+        # saved as 8-bit PNGs (`imgprivacy overlays export`) loads back with the same fingerprint
+        images.append(to_float(to_uint(_to_rgb(to_float(img)))))
+    images = _freeze(images)
+    return OverlaySet(images, tuple(names), overlay_fingerprint(images), "default")
+
+
+def overlay_set(source: str | os.PathLike = "default") -> OverlaySet:
+    """The public overlay set ``S``: the bundled default or a folder of images.
+
+    Parameters
+    ----------
+    source : "default" or path, default "default"
+        ``"default"`` (the string) gives the built-in set of 30 face-free
+        images, built from pictures bundled inside scikit-image and
+        scikit-learn without any download, and cached.  Any other value is
+        a folder: every file in it that Pillow can open (not recursive),
+        sorted by file name byte-wise, EXIF orientation applied, converted
+        to RGB (grey repeated, alpha composited over white).  Use
+        ``pathlib.Path("default")`` for a folder named ``default``.
+
+    Returns
+    -------
+    OverlaySet
+        Read-only float32 RGB images with their names and fingerprint.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist.
+    ValueError
+        If it holds no readable image, or a file Pillow recognises cannot be
+        decoded (the set would silently change).
+
+    Notes
+    -----
+    The default set, in order (``name[r0:r1,c0:c1]`` is a crop of rows
+    ``r0:r1`` and columns ``c0:c1``):
+
+    ==  ===================================  ===================================
+    #   overlay                              source
+    ==  ===================================  ===================================
+    0   coffee                               skimage.data.coffee
+    1   rocket                               skimage.data.rocket
+    2   hubble_deep_field                    skimage.data.hubble_deep_field
+    3   brick                                skimage.data.brick (grey)
+    4   grass                                skimage.data.grass (grey)
+    5   gravel                               skimage.data.gravel (grey)
+    6   moon                                 skimage.data.moon (grey)
+    7   page                                 skimage.data.page (grey)
+    8   text                                 skimage.data.text (grey)
+    9   clock                                skimage.data.clock (grey)
+    10  retina                               skimage.data.retina
+    11  immunohistochemistry                 skimage.data.immunohistochemistry
+    12  colorwheel                           skimage.data.colorwheel
+    13  logo                                 skimage.data.logo (RGBA over white)
+    14  motorcycle_left                      skimage.data.stereo_motorcycle()[0]
+    15  motorcycle_right                     skimage.data.stereo_motorcycle()[1]
+    16  china                                sklearn load_sample_images china.jpg
+    17  flower                               sklearn load_sample_images flower.jpg
+    18  hubble_deep_field[0:436,0:500]       top-left quadrant
+    19  hubble_deep_field[0:436,500:1000]    top-right quadrant
+    20  hubble_deep_field[436:872,0:500]     bottom-left quadrant
+    21  hubble_deep_field[436:872,500:1000]  bottom-right quadrant
+    22  retina[353:1058,353:1058]            centre (inside the fundus)
+    23  china[0:427,0:320]                   left half
+    24  china[0:427,320:640]                 right half
+    25  flower[0:427,0:320]                  left half
+    26  flower[0:427,320:640]                right half
+    27  coffee[0:400,0:300]                  left half
+    28  coffee[0:400,300:600]                right half
+    29  rocket[0:427,160:480]                centre half
+    ==  ===================================  ===================================
+
+    Several of these are JPEG files decoded by Pillow's libjpeg-turbo, and
+    the bundled pictures may change between scikit-image releases: the
+    fingerprint tells whether two installations build the same set.
+
+    Examples
+    --------
+    >>> S = overlay_set()
+    >>> len(S), S.names[0], S[0].shape, S[0].dtype
+    (30, 'coffee', (400, 600, 3), dtype('float32'))
+    """
+    if isinstance(source, str) and source == "default":
+        return _default_overlay_set()
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be 'default' or a folder path, got {type(source).__name__}")
+    folder = Path(source)
+    if not folder.exists():
+        raise FileNotFoundError(f"overlay folder not found: {folder}")
+    if not folder.is_dir():
+        raise ValueError(f"source must be 'default' or a folder of images, got the file {folder}")
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted((e for e in folder.iterdir() if e.is_file()), key=lambda e: os.fsencode(e.name))
+    images, names = [], []
+    for file in files:
+        try:
+            with Image.open(file) as pil:
+                arr, _ = pil_pixels(pil)
+        except UnidentifiedImageError:
+            continue  # not an image (README, .DS_Store, ...)
+        except (OSError, ValueError, SyntaxError) as err:
+            raise ValueError(f"cannot decode overlay image {file}: {err}") from err
+        images.append(_to_rgb(arr))
+        names.append(file.name)
+    if not images:
+        raise ValueError(f"overlay folder {folder} holds no image file that Pillow can open")
+    images = _freeze(images)
+    return OverlaySet(images, tuple(names), overlay_fingerprint(images), str(folder))
