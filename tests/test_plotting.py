@@ -15,50 +15,18 @@ import pytest
 from matplotlib.figure import Figure
 
 import imgprivacy as ip
-from imgprivacy import evaluate as E
 from imgprivacy import plotting as P
+from sweep_fakes import make_tiny, make_tiny_table
 
 # --------------------------------------------------------------------------- a tiny table to draw
-N, SIDE = 6, 16
-
-
-class Exact:
-    """Recogniser that is right iff it is shown the clean face itself (and otherwise answers -1)."""
-
-    def __init__(self, clean, labels):
-        self.clean, self.labels = np.asarray(clean), np.asarray(labels)
-
-    def predict(self, images):
-        out = []
-        for im in np.asarray(images):
-            hit = [i for i, c in enumerate(self.clean) if np.array_equal(c, im)]
-            out.append(self.labels[hit[0]] if hit else -1)
-        return np.asarray(out)
-
-
-class Smooth:
-    """Detector that finds a 'face' in an image whose neighbouring pixels differ by little on average."""
-
-    def detect(self, images):
-        return [[(0, 0, 2, 2)] if np.abs(np.diff(im, axis=1)).mean() < 0.05 else [] for im in np.asarray(images)]
-
-
 @pytest.fixture(scope="module")
 def tiny():
-    rng = np.random.default_rng(0)
-    ramp = np.linspace(0.2, 0.8, SIDE, dtype=np.float32)
-    X = np.clip(ramp[None, None, :] + rng.normal(0, 0.01, (N, SIDE, SIDE)), 0, 1).astype(np.float32)
-    y = np.arange(N) % 3
-    S = [rng.random((SIDE, SIDE, 3), dtype=np.float32) for _ in range(4)]
-    delta = rng.normal(0, 0.5, (8, 8)).astype(np.float32)
-    return X, y, S, delta
+    return make_tiny()
 
 
 @pytest.fixture(scope="module")
 def tiny_table(tiny):
-    X, y, S, delta = tiny
-    grid = dict(alphas=(0.3, 0.6), blocks=(4, 8), ks=(2,), betas=(1.0,), filters=(("none", 0), ("median", 1)))
-    return E.sweep(X, y, {"exact": Exact(X, y), "smooth": Smooth()}, overlays=S, delta=delta, progress=False, **grid)
+    return make_tiny_table(tiny)
 
 
 # --------------------------------------------------------------------------- the paper's figures
