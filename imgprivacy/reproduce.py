@@ -185,6 +185,10 @@ class Settings:
         Block sizes of the known-S block attack (alpha 0.45, k = 3).
     uep_c_range, uep_search_steps :
         The UEP's c search (:func:`imgprivacy.uep.learn`).
+    reuse_uep : bool
+        Use the UEP shipped in ``data/checkpoints`` (:func:`imgprivacy.uep.cached`) when it was learned by
+        this same search, on the same faces and models (the search is deterministic), instead of learning it
+        again: two minutes and 200 MB of memory less.  False (or no such file) learns it here.
     retrain_robust : bool
         Retrain the robust CNN (else load the shipped one, trained by the same code).
     example_ks : tuple
@@ -203,6 +207,7 @@ class Settings:
     known_s_blocks: tuple = (4, 8, 16)
     uep_c_range: tuple = (1e-3, 10.0)
     uep_search_steps: int = 6
+    reuse_uep: bool = True
     retrain_robust: bool = True
     example_ks: tuple = (1, 2, 3, 4, 5, 8)
 
@@ -213,12 +218,12 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        """``--fast``: a coarse grid on 40 faces, the shipped robust CNN, one c for the UEP (CI, about 2 minutes)."""
+        """``--fast``: a coarse grid on 40 faces, the shipped robust CNN and UEP (CI, about 2 minutes)."""
         return cls(
             fast=True, alphas=(0.3, 0.4, 0.45, 0.6), blocks=(4, 8, 32), ks=(3, 8), betas=(0.0, 2.0, 3.0),
             faces_per_person=1, dlib_people=10, dlib_probes=10,
             filter_strengths={n: (s.strengths[len(s.strengths) // 2],) for n, s in attacks.FILTERS.items()},
-            known_s_blocks=(8,), uep_c_range=(0.01, 0.0135), uep_search_steps=1, retrain_robust=False,
+            known_s_blocks=(8,), retrain_robust=False,
             example_ks=(1, 3, 8),
         )
 
@@ -309,6 +314,8 @@ def _targets(faces, provider, settings: Settings, device, progress: bool, notes:
         robust = RobustCNN(seed=0).fit(faces.images[train], labels[train], progress=progress, device=device)
     else:
         robust = RobustCNN.cached(faces=faces)
+        notes.append("The robust CNN is the one shipped in data/checkpoints, trained by the same code "
+                     "(retrain_robust=False).")
     recognisers["robust CNN"] = robust
     detectors: dict[str, Any] = {}
     limits: dict[str, int] = {}
@@ -327,15 +334,30 @@ def _targets(faces, provider, settings: Settings, device, progress: bool, notes:
     return {**recognisers, **detectors}, test, limits
 
 
-def _learn_uep(faces, settings: Settings, device, progress: bool):
+def _learn_uep(faces, settings: Settings, device, progress: bool, notes: list[str]):
+    """The user's UEP: the shipped one when it was learned by this very search (``settings.reuse_uep``), else learned."""
     from . import models, uep
 
     ensemble = models.cached_ensemble(faces=faces, device=device)
     user = np.flatnonzero(np.isin(faces.labels, ensemble.split.subjects))
+    try:
+        shipped = uep.cached() if settings.reuse_uep else None
+    except FileNotFoundError:
+        shipped = None
+    if shipped is not None:
+        meta = shipped.metadata
+        same = (meta.get("dataset") == "olivetti" and meta.get("split") == ensemble.split.to_dict()
+                and meta.get("images") == user.tolist() and shipped.models == ensemble.names
+                and meta.get("settings", {}).get("c_range") == list(settings.uep_c_range)
+                and meta.get("settings", {}).get("search_steps") == settings.uep_search_steps)
+        if same:
+            notes.append("The UEP is the one shipped in data/checkpoints (imgprivacy.uep.cached), learned by this same "
+                         "search on the same faces and models; reuse_uep=False learns it again.")
+            return shipped
     threads = 2 if getattr(device, "type", str(device)) == "cpu" else None
     return uep.learn(ensemble, faces.images[user], ensemble.split.class_index(faces.labels[user]),
-                     c_range=settings.uep_c_range, search_steps=settings.uep_search_steps,
-                     device=device, threads=threads, progress=progress)
+                     c_range=settings.uep_c_range, search_steps=settings.uep_search_steps, batch_size=50,
+                     device=device, threads=threads, progress=progress)  # batch_size as notebook 04 (memory)
 
 
 # ----------------------------------------------------------------------------------------------- known-S attack
@@ -622,7 +644,7 @@ def _markdown(claims, settings: Settings, seconds, env, notes, known_rows, figur
 
 
 # ----------------------------------------------------------------------------------------------- run
-def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Report:
+def run(out, *, fast: bool = False, progress: bool = True, device=None, settings: Settings | None = None) -> Report:
     """Regenerate the paper's figures and numbers into the new folder ``out``.
 
     Parameters
@@ -638,6 +660,12 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
     device : torch.device or str, optional
         Where the UEP is learned and the robust CNN trained; default
         :func:`imgprivacy.models.pick_device` (a GPU when there is one).
+    settings : Settings, optional
+        What to evaluate, instead of ``fast``'s choice; e.g. the full run
+        with the shipped robust CNN, ``dataclasses.replace(Settings.full(),
+        retrain_robust=False)``, as notebook 07 does to stay within a
+        Binder kernel's memory (retraining imports torch's optimisers, about
+        110 MB).
 
     Returns
     -------
@@ -660,12 +688,16 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
     out = check_output_dir(out)
     if not isinstance(fast, bool):
         raise TypeError(f"fast must be True or False, got {fast!r}")
+    if settings is not None and not isinstance(settings, Settings):
+        raise TypeError(f"settings must be an imgprivacy.reproduce.Settings or None, got {type(settings).__name__}")
+    if settings is not None and fast:
+        raise TypeError("pass fast=True or settings, not both (settings.fast says which run it is)")
     import matplotlib
 
     from . import evaluate, models, plotting
     from .targets import ProviderCNN
 
-    settings = Settings.quick() if fast else Settings.full()
+    settings = settings if settings is not None else Settings.quick() if fast else Settings.full()
     seconds: dict[str, float] = {}
     notes: list[str] = []
     t0 = time.perf_counter()
@@ -695,7 +727,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None) -> Repor
         filt = evaluate.sweep(x, y, targets, alphas=(0.45,), blocks=(8,), ks=(3,), filters=filters, key=EVAL_KEY,
                               overlays=overlays, limits=limits, progress=progress)
         t = lap("filters", t)
-        result = _learn_uep(faces, settings, device, progress)
+        result = _learn_uep(faces, settings, device, progress, notes)
         uep_table = evaluate.sweep(x, y, targets, betas=settings.betas, delta=result, limits=limits, progress=progress)
         t = lap("UEP", t)
         ssim_uep = evaluate.uep_recovery_ssim(x, result, beta=3.0, progress=progress)

@@ -16,7 +16,9 @@ The script reads every numbered notebook ``NN_verb_object.ipynb`` (``NN`` >=
 
 It writes ``00_index.ipynb`` (an introduction, then one cell per notebook)
 and puts one navigation cell (``<- previous | index | next ->``) at the end of
-every numbered notebook.  Generated cells carry the metadata
+every numbered notebook.  Every notebook gets the kernel metadata JupyterLab 4
+writes itself (:data:`KERNELSPEC`, :data:`LANGUAGE_INFO`), so that opening it
+does not mark it modified.  Generated cells carry the metadata
 ``{"imgprivacy": {"generated": ...}}`` so that a re-run replaces them rather
 than adding more.  The output depends only on the notebooks' content, so a
 second run changes nothing.  Importing this file has no side effects.
@@ -34,6 +36,8 @@ import nbformat
 
 __all__ = [
     "INDEX_NAME",
+    "KERNELSPEC",
+    "LANGUAGE_INFO",
     "NotebookInfo",
     "build",
     "describe",
@@ -43,6 +47,7 @@ __all__ = [
     "numbered_notebooks",
     "out_of_date",
     "planned",
+    "with_kernel_metadata",
     "with_navigation",
 ]
 
@@ -51,7 +56,21 @@ INDEX_NAME = "00_index.ipynb"
 NUMBERED = re.compile(r"^(\d\d)_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
 MARKER = "imgprivacy"
 NAV_ID = "imgprivacy-navigation"
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+#: The kernelspec JupyterLab 4 writes for ipykernel's ``python3`` kernel (its kernel.json's display name).
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: The ``language_info`` JupyterLab 4 writes from the kernel's reply when a notebook opens.  JupyterLab marks a
+#: notebook modified when any field differs, ``version`` included, and ``version`` is the Python running the
+#: kernel: this is the Python of CI (``.ci/run``'s machine), so notebooks open unmodified there and on any
+#: machine with Python 3.11.7.  One constant, so that the output of this script depends on nothing else.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.7",
+}
 
 INTRO = """\
 # imgprivacy: a course on adversarial perturbation for image privacy
@@ -182,8 +201,7 @@ def _link(info: NotebookInfo) -> str:
 
 def index_notebook(infos: list[NotebookInfo]):
     """The course map: the introduction, then one markdown cell per notebook."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    nb = with_kernel_metadata(nbformat.v4.new_notebook())
     cells = [_cell(INTRO, "index-intro", "index")]
     for info in infos:
         parts = [f"## [{_link(info)}]({info.name})"]
@@ -226,9 +244,25 @@ def _is_navigation(cell) -> bool:
     return isinstance(meta, dict) and meta.get("generated") == "navigation"
 
 
-def with_navigation(nb, prev: NotebookInfo | None, nxt: NotebookInfo | None):
-    """Return ``nb`` with every generated navigation cell removed and one appended."""
+def with_kernel_metadata(nb):
+    """Return ``nb`` with JupyterLab's kernelspec and language_info; its other metadata is kept.
+
+    Examples
+    --------
+    >>> old = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    >>> nb = with_kernel_metadata(nbformat.v4.new_notebook(metadata={"kernelspec": old}))
+    >>> nb.metadata.kernelspec.display_name, nb.metadata.language_info.version == LANGUAGE_INFO["version"]
+    ('Python 3 (ipykernel)', True)
+    """
     nb = nbformat.from_dict(nb)
+    metadata = {**nb.get("metadata", {}), "kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}
+    nb.metadata = nbformat.from_dict(metadata)
+    return nb
+
+
+def with_navigation(nb, prev: NotebookInfo | None, nxt: NotebookInfo | None):
+    """Return ``nb`` with every generated navigation cell removed and one appended, and the kernel metadata set."""
+    nb = with_kernel_metadata(nb)
     nb.cells = [c for c in nb.cells if not _is_navigation(c)]
     nb.cells.append(_cell(navigation_markdown(prev, nxt), NAV_ID, "navigation"))
     return nb

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import secrets
 import shutil
 import socket
@@ -57,6 +58,24 @@ def _user_settings(overrides: Path, into: Path) -> None:
         path.write_text(json.dumps(values), encoding="utf-8")
 
 
+def _match_kernel_python(folder: Path) -> None:
+    """Give the copies the language_info.version of the Python that will run their kernel.
+
+    JupyterLab rewrites language_info from the kernel when a notebook opens and marks it modified if the
+    version differs; the notebooks store CI's Python (notebooks/build_index.py).  The server runs kernels
+    with its own interpreter (jupyter_client replaces a kernelspec's "python" by it), this one; under CI
+    the two agree and the copies are the committed files.
+    """
+    version = platform.python_version()
+    for path in folder.glob("*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        info = nb.get("metadata", {}).get("language_info", {})
+        if info.get("version") not in (None, version):
+            print(f"{path.name}: language_info.version {info['version']} -> {version} (the kernel's Python)")
+            info["version"] = version
+            path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     _require(Path(CHROMIUM).is_file(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
@@ -68,6 +87,7 @@ def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("lab")
     work = base / "notebooks"
     shutil.copytree(ROOT / "notebooks", work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    _match_kernel_python(work)
     _user_settings(ROOT / ".jupyter" / "overrides.json", base / "user-settings")
     tracker = base / "user-settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     # render every cell, so that the explorers below the fold are in the page (the course keeps the default)
@@ -137,6 +157,20 @@ def _open(page, lab, name: str) -> None:
     page.goto(f"{lab['url']}/lab/workspaces/nb{workspace}/tree/{name}?reset&token={lab['token']}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     _wait_idle(page, 120)
+    # JupyterLab writes the kernel's kernelspec and language_info into the notebook once the kernel has
+    # answered; a notebook saved with other metadata is then marked modified before the student did anything
+    opened = page.evaluate(
+        """async () => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            await panel.sessionContext.session.kernel.info;
+            await new Promise(done => setTimeout(done, 1500));
+            const model = panel.context.model;
+            return {dirty: model.dirty, kernelspec: model.getMetadata('kernelspec'),
+                    language_info: model.getMetadata('language_info')};
+        }""")
+    assert opened["dirty"] is False, (
+        f"{name} is marked modified as soon as it opens: JupyterLab writes {opened} "
+        "(run python notebooks/build_index.py)")
     page.click(".jp-Notebook .jp-Cell >> nth=0")
 
 

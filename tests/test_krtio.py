@@ -474,3 +474,20 @@ def test_two_threads_and_one_thread_give_identical_results(monkeypatch, overlays
     one = krtio.perturb(img, KEY, image_id="t", overlays=overlays, block=4)
     assert np.array_equal(one, two)
     assert np.abs(krtio.recover(two, KEY, image_id="t", overlays=overlays, block=4) - img).max() < 1e-5
+
+
+def test_overlay_resampling_in_strips_gives_the_bits_of_the_whole_image(monkeypatch):
+    """resize works on strips of columns (memory); the strip width changes no bit of format 1's fitted overlays."""
+    from imgprivacy import _resample
+
+    rng = np.random.default_rng(0)
+    for shape, out in (((300, 700, 3), (64, 64)), ((50, 90), (97, 31)), ((40, 30, 3), (200, 150))):
+        img = rng.random(shape, dtype=np.float32)
+        default = resize(img, out)
+        widths = {}
+        for strip in (1 << 40, 8):  # the whole image at once; one column at a time
+            monkeypatch.setattr(_resample, "_STRIP_BYTES", strip)
+            widths[strip] = resize(img, out)
+        monkeypatch.undo()
+        assert default.dtype == np.float32 and default.shape[:2] == out
+        assert np.array_equal(default, widths[1 << 40]) and np.array_equal(widths[8], widths[1 << 40])

@@ -99,3 +99,20 @@ def test_accuracy_is_recognition_rate_of_answers_already_computed():
         ip.metrics.accuracy([0, 1, 1], labels)  # broadcasting would have hidden a missing answer
     with pytest.raises(ValueError, match="labels must hold at least one label"):
         ip.metrics.accuracy([], [])
+
+
+@pytest.mark.parametrize("shape", [(5, 64, 64), (3, 30, 26), (2, 8, 8), (3, 16, 16, 3), (2, 12, 12, 1)])
+def test_ssim_batch_is_ssim_of_each_pair_bit_for_bit(shape):
+    rng = np.random.default_rng(0)
+    x = rng.random(shape).astype(np.float32)
+    y = np.clip(x + rng.normal(0, 0.15, shape), 0, 1).astype(np.float32)
+    batch = ip.metrics.ssim_batch(x, y)
+    assert batch.shape == (shape[0],) and batch.dtype == np.float64
+    assert batch.tolist() == [ip.metrics.ssim(a, b) for a, b in zip(x, y)]  # the same floats, not just close
+    assert ip.metrics.ssim_batch(x, x).tolist() == [1.0] * shape[0]
+    affine = ip.metrics.ssim_affine_batch(x, 1 - 0.5 * y)
+    assert affine.tolist() == [ip.metrics.ssim_affine(a, b) for a, b in zip(x, 1 - 0.5 * y)]
+    with pytest.raises(ValueError, match="must have the same shape"):
+        ip.metrics.ssim_batch(x, y[:1])
+    with pytest.raises(TypeError, match="float image"):
+        ip.metrics.ssim_batch((x * 255).astype(np.uint8), y)

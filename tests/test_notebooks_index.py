@@ -140,6 +140,48 @@ def test_committed_without_outputs(path):
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
 
 
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_saved_with_the_kernel_metadata_jupyterlab_writes(path):
+    # JupyterLab 4 rewrites kernelspec and language_info from the running kernel when a notebook opens, and marks
+    # the notebook modified if anything differs (measured: the old display name "Python 3", a language_info with
+    # only a name, one without its version, or another Python version all did; tests/test_browser.py checks it)
+    metadata = _read(path).metadata
+    expected = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    assert metadata.get("kernelspec") == expected
+    assert metadata.get("language_info") == builder.LANGUAGE_INFO
+
+
+def test_the_kernel_metadata_is_what_ipykernel_reports():
+    ipykernel = pytest.importorskip("ipykernel")
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+
+    assert builder.KERNELSPEC["display_name"] == get_kernel_dict()["display_name"]
+    assert builder.KERNELSPEC["name"] == "python3" and builder.KERNELSPEC["language"] == get_kernel_dict()["language"]
+    reported = dict(IPythonKernel.language_info)
+    # every field but the version is the same for every CPython 3; the version is the Python of CI (build_index.py)
+    assert {k: v for k, v in reported.items() if k != "version"} == {
+        k: v for k, v in builder.LANGUAGE_INFO.items() if k != "version"}, ipykernel.__version__
+    assert re.fullmatch(r"3\.\d+\.\d+", builder.LANGUAGE_INFO["version"])
+
+
+def test_build_writes_the_kernel_metadata(tmp_path):
+    for path in ALL:
+        shutil.copy(path, tmp_path / path.name)
+    builder.build(tmp_path)  # up to date, whatever the state of the repository's notebooks
+    target = tmp_path / NUMBERED[0].name
+    nb = _read(target)
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                   "language_info": {"name": "python"}, "course": {"kept": True}}
+    nbformat.write(nb, target)
+    assert {p.name for p in builder.out_of_date(tmp_path)} == {target.name}
+    builder.build(tmp_path)
+    metadata = _read(target).metadata
+    assert metadata.kernelspec == builder.KERNELSPEC and metadata.language_info == builder.LANGUAGE_INFO
+    assert metadata.course == {"kept": True}  # other metadata is left alone
+    assert _read(tmp_path / INDEX.name).metadata.kernelspec == builder.KERNELSPEC
+
+
 @pytest.mark.parametrize("path", NUMBERED, ids=_id)
 def test_name_is_nn_verb_object(path):
     # NN_verb_object, except where an issue named the notebook itself (issue 6: 06_countermeasures.ipynb)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -146,3 +148,75 @@ def test_plotting_never_imports_ipywidgets_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False False False"
+
+
+# --------------------------------------------------------------------------- readable in a 930-px notebook column
+COLUMN_PX = 930  # the width of JupyterLab's notebook column; a wider image is scaled down to it
+MIN_TEXT_PX = 9
+
+
+def _as_shown(fig: Figure) -> tuple[int, float]:
+    """(PNG width in px, height in px of its smallest text as JupyterLab shows it).
+
+    Rendered as the inline backend renders a figure (matplotlib's default dpi, a tight bounding box); a 9-pt
+    font at 100 dpi is 12.5 px, scaled by min(1, 930 / width) where the figure is wider than the column.
+    """
+    from matplotlib.text import Text
+
+    dpi = matplotlib.rcParamsDefault["figure.dpi"]
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    width = int.from_bytes(buf.getvalue()[16:20], "big")  # the PNG's IHDR
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    plt.close(fig)
+    return width, min(sizes) * dpi / 72 * min(1.0, COLUMN_PX / width)
+
+
+@pytest.fixture(scope="module")
+def wide_table(tiny_table):
+    """Six targets and every filter of imgprivacy.attacks.FILTERS: the widest figures the helpers draw."""
+    import pandas as pd
+
+    smooth = tiny_table[tiny_table["target"] == "smooth"]
+    table = pd.concat([tiny_table, *(smooth.assign(target=f"smooth {i}") for i in range(4))], ignore_index=True)
+    median = table[table["filter"] == "median"]
+    others = (median.assign(filter=name) for name in ip.attacks.FILTERS if name != "median")
+    return pd.concat([table, *others], ignore_index=True)
+
+
+def _default_figures(tiny, wide_table):
+    X, _, S, _ = tiny
+    rng = np.random.default_rng(0)
+    faces = rng.random((12, 64, 64), dtype=np.float32)
+    run = {name: SimpleNamespace(loss=[2.3, 1.1, 0.4], accuracy=[0.1, 0.6, 0.9], val_accuracy=[0.1, 0.5, 0.8])
+           for name in ("vgg_a", "vgg_b", "facescrub_thumb", "provider_resnet")}
+    return {
+        "show_images, 12 titled faces": lambda: P.show_images(faces, [f"face {i}\nSSIM 0.123" for i in range(12)],
+                                                              suptitle="Twelve faces, six to a row"),
+        "show_images, 10 to a row": lambda: P.show_images(faces[:10], [f"s{i}" for i in range(10)], ncols=10, size=1.3),
+        "show_images, 4 large": lambda: P.show_images(faces[:4], ["a", "b", "c", "d"], size=3.6),
+        "training_curves, 4 networks": lambda: P.training_curves(run, reference=run, suptitle="Training on cpu"),
+        "plot_rates, 6 targets": lambda: P.plot_rates(wide_table, k=2),
+        "plot_heatmaps, 6 targets": lambda: P.plot_heatmaps(wide_table, k=2),
+        "plot_beta": lambda: P.plot_beta(wide_table),
+        "plot_filters, 6 filters": lambda: P.plot_filters(wide_table, alpha=0.3, block=4),
+        "plot_krtio_examples": lambda: P.plot_krtio_examples(X[0], overlays=S, k=2),
+        "plot_ssim_histograms": lambda: P.plot_ssim_histograms({"UEP": [0.99, 1.0], "k-RTIO": [0.9, 0.97]}),
+    }
+
+
+def test_default_figures_fit_a_notebook_column(tiny, wide_table):
+    assert len(wide_table["target"].unique()) == 6 and len(wide_table["filter"].unique()) == 1 + len(ip.attacks.FILTERS)
+    for name, make in _default_figures(tiny, wide_table).items():
+        width, text_px = _as_shown(make())
+        assert width <= COLUMN_PX, f"{name}: {width} px wide, JupyterLab shows it at {COLUMN_PX / width:.0%}"
+        assert text_px >= MIN_TEXT_PX, f"{name}: its smallest text is {text_px:.1f} px high"
+
+
+def test_the_readability_check_catches_a_wide_figure():
+    fig = Figure(figsize=(16, 3), layout="constrained")
+    fig.subplots().set_title("a 9-pt title", fontsize=9)
+    width, text_px = _as_shown(fig)
+    assert width > COLUMN_PX and text_px < MIN_TEXT_PX  # 16 in at 100 dpi: shown at 58%, 9 pt -> 7.2 px
+    fig = P.show_images(np.zeros((6, 8, 8), np.float32), ["x"] * 6, size=3.0, max_width=None)
+    assert _as_shown(fig)[0] > COLUMN_PX  # without the limit, six 3-in panels overflow the column

@@ -108,3 +108,26 @@ def test_settings():
                                             ([True, False], "partly")])
 def test_verdict_rule(flags, verdict):
     assert reproduce._verdict(flags) == verdict
+
+
+def test_the_run_reuses_the_shipped_uep_only_when_it_is_the_same_search(monkeypatch):
+    faces = ip.data.load_faces("olivetti")
+    learned = []
+    monkeypatch.setattr(ip.uep, "learn", lambda *args, **kwargs: learned.append(kwargs) or "learned here")
+    notes = []
+    for settings in (reproduce.Settings.full(), reproduce.Settings.quick()):  # the same search in both
+        got = reproduce._learn_uep(faces, settings, "cpu", False, notes)
+        assert isinstance(got, ip.uep.UEPResult) and (got.delta == ip.uep.cached().delta).all()
+    assert not learned and len(notes) == 2 and "shipped in data/checkpoints" in notes[0]
+    other = reproduce.Settings(fast=True, uep_c_range=(0.01, 0.0135), uep_search_steps=1)  # another search: learned
+    assert reproduce._learn_uep(faces, other, "cpu", False, []) == "learned here"
+    assert learned[-1]["c_range"] == (0.01, 0.0135) and learned[-1]["search_steps"] == 1
+    assert reproduce._learn_uep(faces, reproduce.Settings(fast=False, reuse_uep=False), "cpu", False, []) == "learned here"
+
+
+def test_run_takes_settings_or_fast_not_both(tmp_path):
+    with pytest.raises(TypeError, match="pass fast=True or settings, not both"):
+        reproduce.run(tmp_path / "a", fast=True, settings=reproduce.Settings.quick())
+    with pytest.raises(TypeError, match="settings must be an imgprivacy.reproduce.Settings or None, got dict"):
+        reproduce.run(tmp_path / "b", settings={"fast": True})
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -122,6 +122,71 @@ def test_dlib_recognizer_validation(faces, recognizer):
         ip.targets.DlibRecognizer(detector=None).fit(x, [0, 1]).leave_one_out_score(faces.images[:3])
 
 
+# -- the embedding cache (issue 11: explorers ask again about photos that did not change) ---------------
+
+
+@needs_dlib
+def test_dlib_cache_answers_what_the_resnet_answers(faces):
+    x = faces.images[[0, 10, 20, 30]]
+    plain = ip.targets.DlibRecognizer(cache_size=0)
+    cached = ip.targets.DlibRecognizer()
+    expected = plain.embed(x)
+    first = cached.embed(x[[0, 1, 0]])  # a photo given twice in one call is embedded once
+    assert np.array_equal(first, expected[[0, 1, 0]])
+    assert cached.cache_info()[:2] == (1, 2) and cached.cache_info().currsize == 2
+    again = cached.embed(x)  # two from the cache, two new: bit for bit what the ResNet gives
+    assert np.array_equal(again, expected)
+    assert cached.cache_info()[:2] == (3, 4)
+    assert plain.cache_info() == (0, 0, 0, 0)  # cache_size=0: nothing kept
+    labels = faces.labels[[0, 10, 20, 30]]
+    fitted = ip.targets.DlibRecognizer().fit(x, labels)
+    assert np.array_equal(fitted.predict(x), ip.targets.DlibRecognizer(cache_size=0).fit(x, labels).predict(x))
+    assert fitted.cache_info().hits == 4  # predict found the photos fit enrolled
+    fitted.cache_clear()
+    assert fitted.cache_info() == (0, 0, 1024, 0)
+
+
+@needs_dlib
+def test_dlib_cache_never_serves_a_changed_photo_or_setting(faces):
+    face = faces.images[3]
+    rec = ip.targets.DlibRecognizer(cache_size=2)
+    original = rec.embed(face[None])[0]
+    changed = face.copy()
+    changed[30:34, 30:34] = np.clip(changed[30:34, 30:34] + 0.2, 0, 1)  # a few pixels of one photo
+    new = rec.embed(changed[None])[0]
+    assert rec.cache_info().misses == 2  # not served from the cache ...
+    assert np.array_equal(new, ip.targets.DlibRecognizer(cache_size=0).embed(changed[None])[0])  # ... but embedded
+    assert not np.array_equal(new, original)
+    assert np.array_equal(rec.embed(face[None])[0], original) and rec.cache_info()[:2] == (1, 2)  # the same photo
+    rec.embed(faces.images[4][None])  # a third photo: the least recently used one (changed) goes
+    assert rec.cache_info().currsize == 2
+    rec.embed(np.stack([face, changed]))
+    assert rec.cache_info()[:2] == (2, 4)
+    rec.upscale = 2.0  # a changed setting: embedded again with it
+    assert np.array_equal(rec.embed(face[None]), ip.targets.DlibRecognizer(upscale=2.0, cache_size=0).embed(face[None]))
+    assert rec.cache_info().misses == 5
+    rec.detector.upscale = 1.2  # the detector's settings count too
+    rec.embed(face[None])
+    assert rec.cache_info().misses == 6
+
+
+@needs_dlib
+def test_dlib_cache_keeps_nothing_it_cannot_vouch_for(faces):
+    class Whole:  # a detector of another package: its boxes may depend on more than the photo
+        def detect(self, images):
+            return [[(0, 0, im.shape[0], im.shape[1])] for im in images]
+
+    x = faces.images[:2]
+    for rec in (ip.targets.DlibRecognizer(num_jitters=1), ip.targets.DlibRecognizer(detector=Whole())):
+        rec.embed(x)
+        rec.embed(x)
+        assert rec.cache_info()[:2] == (0, 0) and rec.cache_info().currsize == 0
+    with pytest.raises(ValueError, match="cache_size must be >= 0, got -1"):
+        ip.targets.DlibRecognizer(cache_size=-1)
+    with pytest.raises(TypeError, match="cache_size must be an integer"):
+        ip.targets.DlibRecognizer(cache_size=1.5)
+
+
 # -- the detectors ---------------------------------------------------------------------------------
 
 DETECTORS = [

@@ -411,3 +411,33 @@ def test_apply_and_files_need_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+# -- the shipped UEP (uep.cached) ------------------------------------------------------------------
+
+
+def test_cached_uep_is_the_full_search_over_the_users_faces(faces, ensemble, user):
+    r = uep.cached()
+    x, _, y = user
+    assert r.delta.shape == (64, 64) and r.delta.dtype == np.float32 and r.shape == faces.images.shape[1:]
+    assert r.converged and r.models == ensemble.names and r.p == 0.7 and r.kappa == 5.0
+    assert r.metadata["dataset"] == "olivetti" and r.metadata["split"] == ensemble.split.to_dict()
+    assert r.metadata["images"] == np.flatnonzero(np.isin(faces.labels, ensemble.split.subjects)).tolist()
+    settings = r.metadata["settings"]
+    assert settings["c_range"] == [1e-3, 10.0] and settings["search_steps"] == 6  # notebook 04's full search
+    assert len(r.history) == 6 and r.c in [t.c for t in r.history if t.succeeded]
+    # it fools the cached ensemble as its metadata says (numpy's Eq. 4 and torch's differ by <= 1e-6 per pixel)
+    rates = uep.fooling_rate(ensemble, uep.apply(x, r, beta=1.0), y)
+    assert set(rates) == set(r.fooling_rate)
+    for name, rate in r.fooling_rate.items():
+        assert rates[name] == pytest.approx(rate, abs=0.011), name
+    assert rates["all"] >= r.p - 0.011 and min(rates[m] for m in ensemble.names) >= r.p - 0.011
+    clean = uep.fooling_rate(ensemble, x, y)
+    assert clean["all"] <= 0.1  # the clean faces fool no model: the effect is delta's
+
+
+def test_cached_uep_missing_file_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMGPRIVACY_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"the cached UEP .*uep_olivetti\.uep\.npz is missing; .*learn it again"):
+        uep.cached()
+    assert uep.CACHED_UEP == "uep_olivetti.uep.npz"

@@ -759,9 +759,10 @@ def test_filter_explorer_controls_redraw(filt, stack, delta):
     from imgprivacy import uep
 
     w, target = filt
-    w.controls["filter"].value = "jpeg"  # the strength slider now offers JPEG's steps, starting unfiltered
+    w.controls["filter"].value = "jpeg"  # the strength slider now offers JPEG's steps, at the middle of its sweep
     assert w.controls["strength"].options == widgets.FILTER_STEPS["jpeg"]
-    assert w.view.filter == "jpeg" and w.view.strength == 0
+    assert w.view.filter == "jpeg" and w.view.strength == 50
+    w.controls["strength"].value = 0
     np.testing.assert_array_equal(w.view.filtered, w.view.protected)  # strength 0: untouched
     w.controls["strength"].value = 75
     assert w.view.strength == 75 and not np.array_equal(w.view.filtered, w.view.protected)
@@ -793,3 +794,198 @@ def test_filter_explorer_without_labels_targets_or_delta(stack):
 def test_filter_explorer_validates_its_inputs(stack, kwargs, error, match):
     with pytest.raises(error, match=match):
         widgets.filter_explorer(stack, block=4, **kwargs)
+
+
+# --------------------------------------------------------------------------- k-RTIO explorer: one id per photo
+def test_krtio_explorer_gives_each_photo_its_own_id_and_overlay(rng, overlays):
+    stack = rng.random((3, 16, 16), dtype=np.float32)
+    w = widgets.krtio_explorer(stack, KEY, overlays=overlays, k=2, block=4)
+    first, draws = w.view, w.draws
+    assert first.image_id == w.controls["image_id"].value == "face_000.png"
+    w.controls["index"].value = 1
+    second = w.view
+    assert second.index == 1 and second.image_id == w.controls["image_id"].value == "face_001.png"
+    assert w.draws == draws + 1  # one redraw, with the new photo and its id
+    assert not np.allclose(first.overlay, second.overlay)  # two photos, two overlays
+    expected = krtio.overlay_for(KEY, "face_001.png", overlays=overlays, shape=stack[1].shape, k=2, block=4)
+    np.testing.assert_array_equal(second.overlay, expected)
+    w.controls["image_id"].value = "my_photo.png"  # an id the student typed stays when the photo changes
+    w.controls["index"].value = 2
+    assert w.view.index == 2 and w.view.image_id == "my_photo.png"
+
+
+def test_krtio_explorer_takes_the_photos_own_ids(rng, overlays):
+    stack = rng.random((2, 16, 16), dtype=np.float32)
+    w = widgets.krtio_explorer(stack, KEY, overlays=overlays, image_ids=["a.png", "b.png"])
+    assert w.view.image_id == "a.png"
+    w.controls["index"].value = 1
+    assert w.view.image_id == "b.png"
+    with pytest.raises(ValueError, match="image_ids must be unique"):
+        widgets.krtio_explorer(stack, KEY, overlays=overlays, image_ids=["a.png", "a.png"])
+    with pytest.raises(ValueError, match="image_ids must have one id per image, got 1 ids for 2 images"):
+        widgets.krtio_explorer(stack, KEY, overlays=overlays, image_ids=["a.png"])
+
+
+# --------------------------------------------------------------------------- filter explorer: a useful strength
+def test_filter_explorer_picks_a_strength_that_acts_when_the_filter_changes(filt, stack, overlays):
+    """A new filter starts at the middle of its default sweep (attacks.FILTERS), drawn once, never unfiltered."""
+    w, _ = filt
+    ids = [f"face-{i}" for i in range(12)]
+    protected = krtio.perturb_batch(stack, KEY, image_ids=ids, overlays=overlays, block=4, progress=False)
+    for name in ("blur", "jpeg", "gaussian", "bit-depth", "greyscale", "median"):
+        sweep = attacks.FILTERS[name].strengths
+        draws = w.draws
+        w.controls["filter"].value = name
+        assert w.view.filter == name and w.view.strength == sweep[len(sweep) // 2] != 0
+        assert w.controls["strength"].value == w.view.strength and w.draws == draws + 1  # one redraw, no detour by 0
+        expected = attacks.apply_filter(protected, name, strength=w.view.strength)[0]
+        np.testing.assert_array_equal(w.view.filtered, expected)
+        if name != "greyscale":  # nothing to remove from grey photos
+            assert not np.array_equal(w.view.filtered, w.view.protected)  # the filter visibly acts
+
+
+# --------------------------------------------------------------------------- speed (issue 11): reused figures, limits
+def test_figure_buffers_build_each_layout_twice_then_alternate():
+    from imgprivacy.widgets._base import FigureBuffers, image_grid
+
+    built = []
+
+    def build():
+        built.append(image_grid(1, 2))
+        return built[-1]
+
+    buffers = FigureBuffers(layouts=2)
+    first = buffers.take("a", build)[0]
+    assert len(built) == 2 and first is built[0][0]  # both built at the first draw of the layout
+    taken = [first] + [buffers.take("a", build)[0] for _ in range(4)]
+    assert len(built) == 2  # then reused
+    assert all(x is not y for x, y in zip(taken, taken[1:]))  # never the figure taken just before
+    assert taken[2] is taken[0] and taken[3] is taken[1] and {id(f) for f in taken} == {id(f) for f, _ in built}
+    buffers.take("b", build), buffers.take("c", build)  # "a" is now the least recent of three layouts: dropped
+    assert len(built) == 6
+    buffers.take("a", build)
+    assert len(built) == 8
+
+
+def _explorer_png(make, moves):
+    """The PNG of ``make()``'s figure after ``moves`` (control, value): drawn into reused figures."""
+    w = make()
+    for control, value in moves:
+        w.controls[control].value = value
+    return w.draws, widgets._base.png(w.figure)
+
+
+@pytest.mark.parametrize("name", ["bss", "median", "uep", "filter"])
+def test_a_reused_figure_shows_what_a_new_one_shows(name, stack, overlays, delta):
+    """After several redraws (the explorer redraws into the figures it built first), the picture is the one a
+    freshly built explorer draws for the same setting, pixel for pixel."""
+    from imgprivacy import uep
+
+    labels, bright = np.arange(12) % 2, {"bright": _Bright()}
+    make, moves, final = {
+        "bss": (lambda **kw: widgets.bss_explorer(stack, overlays=overlays, block=4, key=KEY, show=3,
+                                                  **{"n_images": 8, "alpha": 0.45} | kw),
+                [("alpha", 0.5), ("alpha", 0.6), ("n", 6), ("seed", 2), ("alpha", 0.3)],
+                {"n_images": 6, "alpha": 0.3, "seed": 2}),
+        "median": (lambda **kw: widgets.median_explorer(uep.apply(stack, delta, beta=2.0), labels=labels,
+                                                        targets=bright, originals=stack, show=3,
+                                                        **{"n_images": 5} | kw),
+                   [("lam", 0.45), ("lam", 0.6), ("n", 7), ("seed", 4)], {"n_images": 7, "lam": 0.6, "seed": 4}),
+        "uep": (lambda **kw: widgets.uep_explorer(stack, delta, targets=bright, labels=labels, **kw),
+                [("beta", 1.0), ("index", 3), ("stored", False), ("beta", 3.0)],
+                {"beta": 3.0, "index": 3, "stored": False}),
+        "filter": (lambda **kw: widgets.filter_explorer(stack, targets=bright, labels=labels, key=KEY,
+                                                        overlays=overlays, block=4, delta=delta, beta=2.0, **kw),
+                   [("strength", 2), ("index", 3), ("strength", 3), ("scheme", "UEP")], None),
+    }[name]
+    draws, reused = _explorer_png(make, moves)
+    assert draws >= 4  # both buffers were drawn into again
+    if final is None:  # the scheme is not an argument: move a fresh explorer straight to the last setting
+        _, fresh = _explorer_png(make, [("strength", 3), ("index", 3), ("scheme", "UEP")])
+    else:
+        fresh = widgets._base.png(make(**final).figure)
+    assert reused == fresh
+
+
+def test_explorer_figures_fit_a_notebook_column(stack, overlays, delta):
+    from imgprivacy import uep
+
+    figures = [
+        widgets.bss_explorer(stack, overlays=overlays, n_images=8, block=4).figure,
+        widgets.median_explorer(uep.apply(stack, delta, beta=2.0), originals=stack, n_images=5).figure,
+        widgets.uep_explorer(stack, delta).figure,
+        widgets.filter_explorer(stack, block=4, delta=delta).figure,
+    ]
+    for fig in figures:
+        assert fig.get_figwidth() * 96 <= 930  # shown at 100% in JupyterLab's column: 9-pt text stays 12 px
+        assert fig.get_layout_engine() is None  # placed by hand: no layout engine at every redraw
+        assert all(ax.title.get_fontsize() >= 9 for ax in fig.axes)
+
+
+class _Counter:
+    """A 'recogniser' that answers 1 for bright photos and records how many photos it was asked about."""
+
+    def __init__(self):
+        self.asked = []
+
+    def predict(self, images):
+        self.asked.append(len(images))
+        return (np.asarray(images).reshape(len(images), -1).mean(axis=1) > 0.5).astype(int)
+
+
+def test_median_limits_ask_a_slow_target_about_its_first_photos(stack, delta):
+    from imgprivacy import uep
+
+    perturbed = uep.apply(stack, delta, beta=2.0)
+    labels, slow, fast = np.arange(12) % 2, _Counter(), _Counter()
+    w = widgets.median_explorer(perturbed, labels=labels, targets={"fast": fast, "slow": slow}, n_images=5, show=4,
+                                limits={"slow": 2})
+    assert fast.asked == [12, 12] and slow.asked == [2, 2]  # attacked photos, then the baseline on the perturbed ones
+    w.controls["lam"].value = 0.45
+    assert slow.asked[-1] == 2 and fast.asked[-1] == 12 and w.draws == 2
+    attacked = w.view.attacked
+    assert w.view.attacked.shape == (12, 16, 16)  # the attack still applies to every photo
+    assert w.view.predictions["slow"].shape == (2,) and w.view.predictions["fast"].shape == (12,)
+    assert w.view.recognition["slow"] == metrics.recognition_rate(_Bright(), attacked[:2], labels[:2])
+    assert w.view.baseline["slow"] == metrics.recognition_rate(_Bright(), perturbed[:2], labels[:2])
+    assert w.view.recognition["fast"] == metrics.recognition_rate(_Bright(), attacked, labels)
+    assert "slow: " in w.status.value and "(first 2 photos)" in w.status.value
+    marks = [t.split("\n")[-1].split() for t in (ax.get_title() for ax in w.figure.axes) if t.startswith("attacked")]
+    judged = ["✓" if p == q else "✗" for p, q in zip(w.view.predictions["slow"], labels)]
+    assert [m[1] for m in marks] == judged + ["·"] * 2  # photos 3 and 4 are drawn, not asked
+    assert "· not asked" in w.figure.get_suptitle()
+    one = widgets.median_explorer(perturbed, labels=labels, targets={"slow": _Counter()}, n_images=5, limits={"slow": 1})
+    assert "slow: " in one.status.value and "(first photo)" in one.status.value
+
+
+def test_filter_limits_rate_a_slow_target_on_its_first_photos(stack, overlays):
+    labels, slow = np.arange(12) % 2, _Counter()
+    w = widgets.filter_explorer(stack, targets={"slow": slow}, labels=labels, key=KEY, overlays=overlays, block=4,
+                                index=5, limits={"slow": 2})
+    assert slow.asked == [2, 2, 2, 3]  # the clean, protected and filtered rates on 2 photos; the drawn photo's trio
+    clean, protected, filtered = w.view.rates["slow"]
+    ids = [f"face-{i}" for i in range(12)]
+    prot = krtio.perturb_batch(stack, KEY, image_ids=ids, overlays=overlays, block=4, progress=False)
+    assert clean == metrics.recognition_rate(_Bright(), stack[:2], labels[:2])
+    assert protected == metrics.recognition_rate(_Bright(), prot[:2], labels[:2])
+    once = attacks.apply_filter(prot, "median", strength=1)
+    assert filtered == metrics.recognition_rate(_Bright(), once[:2], labels[:2])
+    expected = _Bright().predict(np.stack([stack[5], prot[5], w.view.filtered]))
+    np.testing.assert_array_equal(w.view.predictions["slow"], expected)  # the photo drawn, past the limit, is judged
+    assert "(first 2 photos)" in w.status.value
+
+
+@pytest.mark.parametrize(
+    "limits, error, match",
+    [
+        ([("bright", 2)], TypeError, "limits must be a dict"),
+        ({"dlib": 2}, ValueError, "limits names 'dlib', which is not one of the targets"),
+        ({"bright": 0}, ValueError, r"limits\['bright'\] must be a positive number of photos, got 0"),
+        ({"bright": 1.5}, ValueError, r"limits\['bright'\] must be a positive number"),
+    ],
+)
+def test_limits_are_checked(stack, limits, error, match):
+    with pytest.raises(error, match=match):
+        widgets.median_explorer(stack, targets={"bright": _Bright()}, labels=np.arange(12) % 2, limits=limits)
+    with pytest.raises(error, match=match):
+        widgets.filter_explorer(stack, targets={"bright": _Bright()}, labels=np.arange(12) % 2, block=4, limits=limits)

@@ -4,7 +4,8 @@
   motivates k-RTIO (section 5.2 and appendix D of the paper), removes a
   *naive* transparent overlay, one overlay ``O`` shared by many photos
   (``I' = alpha * I + (1 - alpha) * O``, :func:`naive_overlay`), without
-  knowing ``O`` or ``alpha``.
+  knowing ``O`` or ``alpha``; the owner, who knows both, undoes it with
+  :func:`remove_naive_overlay`.
 * **Median estimation** (:func:`median_estimate`, :func:`median_removal`,
   :func:`median_sweep`, the photos held drawn by :func:`median_pick`;
   section 6.3 of the paper) estimates a perturbation
@@ -31,7 +32,7 @@ imports torch until a CNN is trained.
 
 from __future__ import annotations
 
-from ._bss import BSSResult, bandpass, bss_fastica, naive_overlay
+from ._bss import BSSResult, bandpass, bss_fastica, naive_overlay, remove_naive_overlay
 from ._filters import FILTERS, FilterSpec, apply_filter, blur, gaussian_blur, greyscale, jpeg, median_filter, reduce_bit_depth
 from ._known_overlays import KnownOverlayResult, known_overlay_attack
 from ._median import MedianSweep, median_estimate, median_pick, median_removal, median_sweep
@@ -62,4 +63,5 @@ __all__ = [
     "median_sweep",
     "naive_overlay",
     "reduce_bit_depth",
+    "remove_naive_overlay",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_alpha, check_image, check_stack
+from .._validation import check_alpha, check_image, check_stack, is_single_image
 
 def naive_overlay(images: np.ndarray, overlay: np.ndarray, *, alpha: float = 0.45) -> np.ndarray:
     """The naive scheme: one overlay for every photo, ``alpha * I + (1 - alpha) * O``.
@@ -43,6 +43,55 @@ def naive_overlay(images: np.ndarray, overlay: np.ndarray, *, alpha: float = 0.4
         )
     a = np.float32(check_alpha(alpha))
     return np.clip(a * stack + (np.float32(1) - a) * overlay, 0.0, 1.0).astype(np.float32)
+
+
+def remove_naive_overlay(perturbed: np.ndarray, overlay: np.ndarray, *, alpha: float = 0.45) -> np.ndarray:
+    """The owner's inverse of :func:`naive_overlay`: ``(I' - (1 - alpha) * O) / alpha``, clipped to [0, 1].
+
+    Whoever knows the overlay ``O`` and ``alpha`` (the owner) gets the
+    photo back; an attacker who does not can try :func:`bss_fastica`.
+
+    Parameters
+    ----------
+    perturbed : ndarray of shape (H, W[, C]) or (N, H, W[, C]), or list of such images
+        One perturbed photo or a stack (a list of images of one shape),
+        float in [0, 1].
+    overlay : ndarray of shape (H, W) or (H, W, C)
+        The shared overlay, the shape of one photo.
+    alpha : float, default 0.45
+        Weight of the photo, in (0, 1].
+
+    Returns
+    -------
+    ndarray, float32, the shape of ``perturbed`` (a stack for a list)
+        An error ``e`` in the perturbed photo (e.g. its storage rounding)
+        becomes at most ``e / alpha`` in the photo.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a malformed image, an overlay of another shape or ``alpha``
+        outside (0, 1].
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x, o = rng.random((2, 8, 8), dtype=np.float32)
+    >>> y = naive_overlay(x[None], o, alpha=0.45)[0]
+    >>> bool(np.abs(remove_naive_overlay(y, o, alpha=0.45) - x).max() < 1e-6)
+    True
+    """
+    one = isinstance(perturbed, np.ndarray) and is_single_image(perturbed)
+    stack = check_stack([perturbed] if one else perturbed, "perturbed")
+    overlay = check_image(overlay, "overlay", channels=(1, 3))
+    if overlay.shape != stack.shape[1:]:
+        raise ValueError(
+            f"overlay must have the shape of one perturbed photo, {stack.shape[1:]}, got {overlay.shape}; "
+            "pass the overlay the photo was perturbed with"
+        )
+    a = np.float32(check_alpha(alpha))
+    out = np.clip((stack - (np.float32(1) - a) * overlay) / a, 0.0, 1.0).astype(np.float32)
+    return out[0] if one else out
 
 
 @dataclass(frozen=True)

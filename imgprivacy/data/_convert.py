@@ -39,10 +39,10 @@ def to_float(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
     dtype = image.dtype
-    if dtype == np.uint8:
-        return image.astype(np.float32) / np.float32(255)
-    if dtype == np.uint16:
-        return image.astype(np.float32) / np.float32(65535)
+    if dtype in (np.uint8, np.uint16):  # divided in place: one float32 copy, the same bits
+        out = image.astype(np.float32)
+        out /= np.float32(255 if dtype == np.uint8 else 65535)
+        return out
     if dtype == np.bool_:
         return image.astype(np.float32)
     if np.issubdtype(dtype, np.floating):
@@ -95,4 +95,7 @@ def to_uint(image: np.ndarray, *, depth: int = 8) -> np.ndarray:
     check_range_01(image, "image")
     scale = 255.0 if depth == 8 else 65535.0
     out_dtype = np.uint8 if depth == 8 else np.uint16
-    return np.rint(image.astype(np.float64) * scale).astype(out_dtype)
+    x = image.astype(np.float64)  # scaled and rounded in place: one float64 copy, the same bits
+    x *= scale
+    np.rint(x, out=x)
+    return x.astype(out_dtype)

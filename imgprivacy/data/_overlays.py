@@ -50,7 +50,7 @@ def overlay_fingerprint(images: Sequence[np.ndarray]) -> str:
         h, w = img.shape[:2]
         c = 1 if img.ndim == 2 else img.shape[2]
         digest.update(np.array([h, w, c], dtype="<u4").tobytes())
-        digest.update(np.ascontiguousarray(img, dtype="<f4").tobytes())
+        digest.update(np.ascontiguousarray(img, dtype="<f4"))  # the buffer itself: no copy of the pixels
     return digest.hexdigest()
 
 

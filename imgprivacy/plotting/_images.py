@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .._validation import check_block, check_images, is_single_image
-from ._display import enable_notebook_display
+from ._display import MAX_WIDTH, enable_notebook_display, fit_width
 
 __all__ = ["show_images", "training_curves"]
 
@@ -33,6 +33,7 @@ def show_images(
     vmax: float = 1.0,
     grid: int | tuple[int, int] | None = None,
     suptitle: str | None = None,
+    max_width: float | None = MAX_WIDTH,
 ) -> Figure:
     """Show images side by side, grey ones on a fixed [0, 1] scale.
 
@@ -49,7 +50,8 @@ def show_images(
     ncols : int, optional
         Panels per row; default ``min(len(images), 6)``.
     size : float, default 2.4
-        Side of one panel in inches.
+        Side of one panel in inches; smaller when the row would be wider
+        than ``max_width``.
     cmap : str, default "gray"
         Colour map for grey images.
     vmin, vmax : float, default 0.0 and 1.0
@@ -58,6 +60,9 @@ def show_images(
         Draw the k-RTIO block grid: lines every ``grid`` pixels.
     suptitle : str, optional
         Title of the whole figure.
+    max_width : float or None, default :data:`MAX_WIDTH` (9.1)
+        Widest figure in inches: panels shrink so that a row fits a 930-px
+        notebook column unscaled, titles staying 9 pt.  None: no limit.
 
     Returns
     -------
@@ -79,6 +84,8 @@ def show_images(
     >>> fig = show_images([rng.random((8, 8)), rng.random((8, 8, 3))], ["grey", "colour"])
     >>> len(fig.axes), fig.axes[1].get_title()
     (2, 'colour')
+    >>> [round(float(w), 2) for w in show_images(rng.random((10, 8, 8)), size=2.0).get_size_inches()]  # 12 in -> 9.1
+    [9.1, 3.03]
     """
     items = _as_image_list(images)
     enable_notebook_display()
@@ -93,6 +100,7 @@ def show_images(
         raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
     ncols = int(min(ncols, n))
     nrows = -(-n // ncols)
+    size = fit_width(size, ncols, max_width=max_width)
     title_room = 0.55 if titles is not None else 0.0
     fig = Figure(figsize=(size * ncols, (size + title_room) * nrows + (0.4 if suptitle else 0.0)), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
@@ -127,6 +135,7 @@ def training_curves(
     reference_label: str = "reference",
     size: float = 2.8,
     suptitle: str | None = None,
+    max_width: float | None = MAX_WIDTH,
 ) -> Figure:
     """Loss and accuracy per epoch of trained networks, one column per network.
 
@@ -147,9 +156,12 @@ def training_curves(
     label, reference_label : str
         Legend labels of the two runs.
     size : float, default 2.8
-        Width of one column in inches.
+        Width of one column in inches; narrower when the figure would be
+        wider than ``max_width``.
     suptitle : str, optional
         Title of the whole figure.
+    max_width : float or None, default :data:`MAX_WIDTH` (9.1)
+        Widest figure in inches (see :func:`show_images`); None: no limit.
 
     Returns
     -------
@@ -179,7 +191,8 @@ def training_curves(
     refs = {} if reference is None else _check_histories(reference, "reference")
     enable_notebook_display()
     n = len(runs)
-    fig = Figure(figsize=(size * n, 5.2 + (0.4 if suptitle else 0.0)), layout="constrained")
+    width = fit_width(size, n, max_width=max_width) * n
+    fig = Figure(figsize=(width, 5.2 + (0.4 if suptitle else 0.0)), layout="constrained")
     axes = fig.subplots(2, n, squeeze=False)
     legend: dict[str, Any] = {}
     for col, name in enumerate(runs):

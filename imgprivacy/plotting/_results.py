@@ -17,7 +17,7 @@ import numpy as np
 from .. import _prf, attacks, krtio
 from .._validation import _short, check_alpha, check_image, check_int, check_sequence
 from ..evaluate import COLUMNS, EVALUATION_KEY, PARAMS, SCHEME_PARAMS, SCHEMES
-from ._display import enable_notebook_display
+from ._display import enable_notebook_display, fit_width
 
 __all__ = ["plot_beta", "plot_filters", "plot_heatmaps", "plot_krtio_examples", "plot_rates", "plot_ssim_histograms"]
 
@@ -25,13 +25,30 @@ _SCHEME_LABEL = {"clean": "clean", "krtio": "k-RTIO", "uep": "UEP"}
 _SYMBOL = {"alpha": "α", "block": "block", "k": "k", "beta": "β"}
 _AXIS = {"alpha": "α (weight of the photo)", "block": "block side (px)", "k": "k (overlays)", "beta": "β (weight of delta)"}
 
+#: Panels per row of the one-panel-per-target (or filter) figures: more go on further rows.
+_PANELS_PER_ROW = 3
+
+
 def _figure(nrows: int, ncols: int, *, width: float, height: float):
-    """A bare constrained-layout Figure and its (nrows, ncols) axes; registers Jupyter's display if inline."""
+    """A bare constrained-layout Figure and its (nrows, ncols) axes; registers Jupyter's display if inline.
+
+    Panels are narrowed so that the figure is at most :data:`MAX_WIDTH` inches wide.
+    """
     from matplotlib.figure import Figure
 
     enable_notebook_display()
-    fig = Figure(figsize=(width * ncols, height * nrows + 0.5), layout="constrained")
+    fig = Figure(figsize=(fit_width(width, ncols) * ncols, height * nrows + 0.5), layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _panels(n: int, *, width: float, height: float):
+    """A figure with ``n`` axes, :data:`_PANELS_PER_ROW` to a row, and that list of axes (unused cells removed)."""
+    ncols = min(n, _PANELS_PER_ROW)
+    fig, grid = _figure(-(-n // ncols), ncols, width=width, height=height)
+    axes = list(grid.ravel())
+    for ax in axes[n:]:
+        fig.delaxes(ax)
+    return fig, axes[:n]
 
 
 def _check_table(table: Any):
@@ -214,9 +231,9 @@ def plot_rates(
         free=free, targets=targets, task=task,
     )
     clean = _clean_rates(table, filter, strength)
-    fig, axes = _figure(1, len(names), width=4.0, height=3.4)
+    fig, axes = _panels(len(names), width=4.0, height=3.4)
     lines = _values(rows[by]) if by is not None else [None]
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes, names):
         mine = rows[rows["target"] == name]
         for value in sorted(lines):
             part = mine if by is None else mine[_eq(mine[by], value)]
@@ -233,8 +250,9 @@ def plot_rates(
         ax.set_ylabel(f"{mine['task'].iloc[0]} rate")
         ax.set_title(name)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize="small")  # the same lines in every panel
+    handles, labels = axes[0].get_legend_handles_labels()
+    # the same lines in every panel: one legend, below them (beside them, it would take a panel's width)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize="small")
     fixed = ", ".join(f"{_SYMBOL[p]} = {v:g}" for p, v in (("k", k), ("alpha", alpha), ("block", block), ("beta", beta))
                       if v is not None and p not in free)
     figure_ref = "paper Fig. 11 (detection) and Fig. 12" if scheme == "krtio" else "paper Fig. 8"
@@ -287,9 +305,9 @@ def plot_heatmaps(
                           free=("alpha", "block"), targets=targets)
     alphas = sorted(_values(rows["alpha"]))
     blocks = sorted(_values(rows["block"]))
-    fig, axes = _figure(1, len(names), width=3.2 + 0.35 * len(blocks), height=0.5 * len(alphas) + 1.4)
+    fig, axes = _panels(len(names), width=3.2 + 0.35 * len(blocks), height=0.5 * len(alphas) + 1.4)
     image = None
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes, names):
         mine = rows[rows["target"] == name]
         grid = np.full((len(alphas), len(blocks)), np.nan)
         for a, b, r in zip(mine["alpha"], mine["block"], mine["rate"]):
@@ -304,7 +322,7 @@ def plot_heatmaps(
         ax.set_xlabel("block (px)")
         ax.set_ylabel("α")
         ax.set_title(f"{name} ({mine['task'].iloc[0]})")
-    fig.colorbar(image, ax=list(axes[0]), label="rate", shrink=0.9)
+    fig.colorbar(image, ax=axes, label="rate", shrink=0.9)
     fig.suptitle(f"k-RTIO rate by α and block size, k = {k}" + (f", filter {filter}" if filter != "none" else "")
                  + " (paper Fig. 16)")
     return fig
@@ -429,8 +447,8 @@ def plot_filters(
     if not chosen:
         raise ValueError("the table has no filtered rows (only filter 'none'); run sweep with filters=[('median', 1), ...]")
     clean = table[_eq(table["scheme"], "clean")] if scheme != "clean" else None
-    fig, axes = _figure(1, len(chosen), width=3.6, height=3.2)
-    for ax, fname in zip(axes[0], chosen):
+    fig, axes = _panels(len(chosen), width=3.6, height=3.2)
+    for ax, fname in zip(axes, chosen):
         for i, name in enumerate(names):
             colour = f"C{i}"
             for rows, style, suffix in ((base, "-", ""), (clean, "--", " (clean)")):
@@ -448,8 +466,9 @@ def plot_filters(
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(fname)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize="small")  # one legend: every panel has the same lines
+    handles, labels = axes[0].get_legend_handles_labels()
+    # one legend, below the panels: every panel has the same lines
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize="small")
     cell = ", ".join(f"{_SYMBOL[p]} = {v:g}" for p in PARAMS
                      for v in _values(base[p])[:1] if len(_values(base[p])) == 1)
     fig.suptitle(f"{_SCHEME_LABEL[scheme]}" + (f" ({cell})" if cell else "")

@@ -12,6 +12,10 @@ imported on first use, so ``import imgprivacy.targets`` stays light.
 An estimator owns its (re)training, as in scikit-learn: :class:`RobustCNN`
 is the provider's CNN retrained on clean plus k-RTIO faces (section 6.3,
 Fig. 16 of the paper), and :func:`robust_retrain` fits one in one call.
+
+:func:`crop_face` puts a face of one's own photo into a face set's format
+(a detector finds it; the crop takes the face set's framing, size and
+colour), so that it can be protected and recognised like the set's faces.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ __all__ = [
     "DlibHOGDetector",
     "DlibRecognizer",
     "Eigenfaces",
+    "FaceCrop",
     "HaarDetector",
     "LBPDetector",
     "ProviderCNN",
     "RobustCNN",
+    "crop_face",
     "make",
     "robust_retrain",
 ]
@@ -42,6 +48,8 @@ _LAZY = {
     "DlibHOGDetector": "._dlib",
     "LBPDetector": "._detectors",
     "HaarDetector": "._detectors",
+    "FaceCrop": "._crop",
+    "crop_face": "._crop",
 }
 
 

@@ -20,6 +20,8 @@ perturbed image stays in [0, 1] without clipping and the owner, who keeps
 * :func:`fooling_rate` -- which local models a set of (perturbed) faces fools.
 * :func:`save` / :func:`load` -- a learned UEP with its metadata (models,
   resolution, p, kappa, c, data split), atomic, never silently overwritten.
+  :func:`cached` loads the UEP notebook 04 learns, shipped in
+  ``data/checkpoints`` (:data:`CACHED_UEP`) beside the model checkpoints.
 
 This subpackage imports torch lazily: :func:`apply`, :func:`remove`,
 :func:`recovery_bound`, :func:`save` and :func:`load` run without it; only
@@ -28,7 +30,7 @@ This subpackage imports torch lazily: :func:`apply`, :func:`remove`,
 name re-exported here: ``_transform.py`` (Eq. 4 in numpy: :func:`apply`,
 :func:`remove`, :func:`recovery_bound`), ``_result.py`` (:class:`UEPResult`,
 :class:`CTrial`), ``_learn.py`` (:func:`learn`, the ``c`` search, and
-:func:`fooling_rate`) and ``_io.py`` (:func:`save`, :func:`load`).
+:func:`fooling_rate`) and ``_io.py`` (:func:`save`, :func:`load`, :func:`cached`).
 
 Measured (``benchmarks/bench_uep.py``; Olivetti, 64 x 64 grey; the cached
 local ensemble ``vgg_a``, ``vgg_b``, ``facescrub_thumb`` on the first 10
@@ -59,18 +61,20 @@ and dlib.
 
 from __future__ import annotations
 
-from ._io import UEP_FORMAT_VERSION, load, save
+from ._io import CACHED_UEP, UEP_FORMAT_VERSION, cached, load, save
 from ._learn import EPS, UEPConvergenceWarning, fooling_rate, learn
 from ._result import CTrial, UEPResult
 from ._transform import apply, recovery_bound, remove
 
 __all__ = [
+    "CACHED_UEP",
     "EPS",
     "UEP_FORMAT_VERSION",
     "CTrial",
     "UEPConvergenceWarning",
     "UEPResult",
     "apply",
+    "cached",
     "fooling_rate",
     "learn",
     "load",

@@ -14,11 +14,13 @@ from .._atomic import publish
 from .._validation import _short, check_path
 from ._result import CTrial, UEPResult
 
-__all__ = ["UEP_FORMAT_VERSION", "load", "save"]
+__all__ = ["CACHED_UEP", "UEP_FORMAT_VERSION", "cached", "load", "save"]
 
 #: Version of the file layout written by :func:`save`.
 UEP_FORMAT_VERSION = 1
 _FORMAT = "imgprivacy.uep"
+#: File name of the shipped UEP (:func:`cached`) in :func:`imgprivacy.models.checkpoint_dir`.
+CACHED_UEP = "uep_olivetti.uep.npz"
 
 
 def save(path, result: UEPResult, *, metadata: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
@@ -144,3 +146,63 @@ def load(path) -> UEPResult:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"UEP file {path} is corrupt: missing or malformed field ({err})") from None
+
+
+def cached() -> UEPResult:
+    """The UEP notebook 04 learns, shipped in ``data/checkpoints`` beside the model checkpoints.
+
+    Learned by :func:`imgprivacy.uep.learn` with its defaults (``p = 0.7``,
+    ``kappa = 5``, the full ``c`` search: 6 bisection steps over ``c`` in
+    ``[1e-3, 10]``) and ``batch_size=50``, as notebook 04 does in full mode,
+    on the user's 100 Olivetti faces (the 10 subjects of the cached local
+    ensemble, :func:`imgprivacy.models.cached_ensemble`) with their class
+    indices.  Learning takes about two minutes on a 2-core CPU and about
+    200 MB of memory; notebooks 05 and 06 and the reproduction
+    (:func:`imgprivacy.reproduce.run`) load it instead.  The search is
+    deterministic (the thread count does not change it), so learning it
+    again gives this ``delta``.  Its metadata records the data split, the
+    data set, the faces (``images``: indices into the face set, and a
+    SHA-256 of their pixels) and the settings; ``fooling_rate`` is what
+    :func:`imgprivacy.uep.fooling_rate` gives on the cached ensemble at
+    ``beta = 1``.  Regenerate it with::
+
+        faces = imgprivacy.data.load_faces("olivetti")
+        ensemble = imgprivacy.models.cached_ensemble(faces=faces)
+        user = np.flatnonzero(np.isin(faces.labels, ensemble.split.subjects))
+        result = imgprivacy.uep.learn(ensemble, faces.images[user],
+                                      ensemble.split.class_index(faces.labels[user]), batch_size=50)
+        imgprivacy.uep.save("data/checkpoints/uep_olivetti.uep.npz", result,
+                            metadata={"images": user.tolist(), "batch_size": 50})
+
+    The folder is :func:`imgprivacy.models.checkpoint_dir`
+    (``$IMGPRIVACY_CHECKPOINTS`` or the repository's ``data/checkpoints``);
+    finding it imports torch, reading the file does not need it.
+
+    Returns
+    -------
+    UEPResult
+        ``delta`` of shape (64, 64), float32.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing (the message says how to get it).
+    ValueError
+        If it is not a readable UEP file.
+
+    Examples
+    --------
+    >>> r = cached()
+    >>> r.delta.shape, r.models, r.converged
+    ((64, 64), ('vgg_a', 'vgg_b', 'facescrub_thumb'), True)
+    """
+    from ..models import checkpoint_dir
+
+    path = checkpoint_dir() / CACHED_UEP
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the cached UEP {path} is missing; it ships in the repository's data/checkpoints (install with "
+            "pip install -e . from a clone), set IMGPRIVACY_CHECKPOINTS to its folder, or learn it again as "
+            "the docstring of imgprivacy.uep.cached shows"
+        )
+    return load(path)

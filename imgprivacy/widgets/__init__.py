@@ -12,8 +12,9 @@ reference; static figures (``show_images``, ``training_curves``) live in
 One explorer per private module, on the shared base of ``_base.py``:
 ``_krtio`` (:func:`krtio_explorer`), ``_bss`` (:func:`bss_explorer`),
 ``_uep`` (:func:`uep_explorer`), ``_median`` (:func:`median_explorer`) and
-``_filters`` (:func:`filter_explorer`); every public name is re-exported
-here.
+``_filters`` (:func:`filter_explorer`), and ``_cycle`` (:func:`cycle_explorer`: one
+photo protected, attacked and recovered, with every recogniser's verdict);
+every public name is re-exported here.
 
 Importing this package imports ipywidgets and matplotlib, never torch.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from ._base import ALPHA_RANGE
 from ._bss import N_RANGE, BSSExplorer, BSSView, bss_explorer
+from ._cycle import ATTACKS, DEFENCES, CycleExplorer, CycleView, cycle_explorer
 from ._filters import FILTER_STEPS, FilterExplorer, FilterView, filter_explorer
 from ._krtio import BLOCK_CHOICES, ExplorerView, KRTIOExplorer, krtio_explorer
 from ._median import LAM_RANGE, MedianExplorer, MedianView, median_explorer
@@ -29,10 +31,14 @@ from ._uep import BETA_RANGE, UEPExplorer, UEPView, uep_explorer
 
 __all__ = [
     "ALPHA_RANGE",
+    "ATTACKS",
     "BETA_RANGE",
     "BLOCK_CHOICES",
     "BSSExplorer",
     "BSSView",
+    "CycleExplorer",
+    "CycleView",
+    "DEFENCES",
     "ExplorerView",
     "FILTER_STEPS",
     "FilterExplorer",
@@ -45,6 +51,7 @@ __all__ = [
     "UEPExplorer",
     "UEPView",
     "bss_explorer",
+    "cycle_explorer",
     "filter_explorer",
     "krtio_explorer",
     "median_explorer",

@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import _prf, attacks, krtio, metrics
 from .._validation import check_alpha, check_images, check_int
-from ._base import ALPHA_RANGE, Explorer, imshow, subject_labels
+from ._base import ALPHA_RANGE, Explorer, FigureBuffers, head, image_grid, imshow, inset, subject_labels, title_at
 
 #: Range of the BSS explorer's slider for the number of photos sharing an overlay.
 N_RANGE = (2, 40)
@@ -150,6 +150,7 @@ class BSSExplorer(Explorer):
         self._block = block
         self._show = show
         self._prep = krtio.prepare_overlays(overlays, images.shape[1:], block=block)
+        self._figures = FigureBuffers()
         style = {"description_width": "initial"}
         controls: dict[str, ipywidgets.Widget] = {}
         controls["alpha"] = ipywidgets.FloatSlider(
@@ -220,6 +221,22 @@ class BSSExplorer(Explorer):
         fig = self._figure(view)
         self.publish(view, fig)
 
+    @staticmethod
+    def _grid(nrows: int, m: int):
+        """The figure of ``nrows`` rows of ``m`` photos and a column for the overlays (and ICA's weights)."""
+        fig, axes = image_grid(nrows, m + 1, title_lines=2, head_lines=2, tile=1.9)
+        if nrows == 3:
+            ax = axes[2, m]
+            ax.set_axis_on()
+            inset(ax, left=0.3, bottom=0.32)  # room for the tick labels and "photo"
+            ax.axhline(0, color="tab:gray", linewidth=0.5)
+            ax.set_ylim(-1.1, 1.1)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("photo", fontsize=8)
+            ax.tick_params(labelsize=7)
+            title_at(ax, "ICA mixing weights\n(flattest = overlay)")
+        return fig, axes
+
     def _status_text(self, view: BSSView) -> str:
         if view.use_krtio:
             scheme = (
@@ -246,10 +263,7 @@ class BSSExplorer(Explorer):
         m = min(view.n, self._show)
         attacked = view.result is not None
         nrows = 3 if attacked else 2
-        fig = Figure(figsize=(1.9 * (m + 1) + 0.4, 2.35 * nrows + 0.5), layout="constrained")
-        axes = fig.subplots(nrows, m + 1, squeeze=False)
-        for ax in axes.ravel():
-            ax.set_axis_off()
+        fig, axes = self._figures.take((nrows, m), lambda: self._grid(nrows, m))
 
         for j in range(m):
             who = f" ({self._labels[view.indices[j]]})" if self._labels else ""
@@ -264,7 +278,9 @@ class BSSExplorer(Explorer):
         if attacked:
             imshow(axes[1, m], view.result.overlay, f"estimated overlay\n|corr| {view.overlay_correlation:.2f}")
             ax = axes[2, m]
-            ax.set_axis_on()
+            for line in ax.get_lines()[1:]:  # the weights drawn last (the first line: the zero line)
+                line.remove()
+            ax.relim()
             mixing = view.result.mixing
             scaled = mixing / np.maximum(np.abs(mixing).max(axis=0), 1e-12)
             x = np.arange(1, view.n + 1)
@@ -273,24 +289,19 @@ class BSSExplorer(Explorer):
                 ax.plot(x, scaled[:, c], marker="o" if view.n <= 10 else None, markersize=3,
                         color="black" if chosen else "tab:gray", linewidth=2.0 if chosen else 0.8,
                         alpha=1.0 if chosen else 0.6, label="overlay" if chosen else None)
-            ax.axhline(0, color="tab:gray", linewidth=0.5)
-            ax.set_ylim(-1.1, 1.1)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xlabel("photo", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.set_title("ICA mixing weights\n(flattest = overlay)", fontsize=9)
+            ax.autoscale_view()
         if view.use_krtio:
-            head = f"{view.n} photos, each with its own k-RTIO overlay, α = {view.alpha:.2f}"
+            text = f"{view.n} photos, each with its own k-RTIO overlay, α = {view.alpha:.2f}"
         else:
-            head = f"{view.n} photos share one overlay ({_short_name(view.overlay_name)}), α = {view.alpha:.2f}"
+            text = f"{view.n} photos share one overlay ({_short_name(view.overlay_name)}), α = {view.alpha:.2f}"
         if attacked:
-            head += (
+            text += (
                 f"\nmean affine SSIM to the originals: perturbed {view.mean_ssim_perturbed:.3f} → "
                 f"recovered {view.mean_ssim_recovered:.3f} ({view.gain:+.3f})"
             )
         else:
-            head += f"\nmean affine SSIM to the originals: perturbed {view.mean_ssim_perturbed:.3f} (attack off)"
-        fig.suptitle(head, fontsize=10)
+            text += f"\nmean affine SSIM to the originals: perturbed {view.mean_ssim_perturbed:.3f} (attack off)"
+        head(fig, text)
         return fig
 
 

@@ -11,9 +11,8 @@ import ipywidgets
 import numpy as np
 
 from .. import _prf, krtio, metrics
-from .._validation import check_alpha, check_image, check_images, is_single_image
-from ..plotting import show_images
-from ._base import ALPHA_RANGE, Explorer, fmt_psnr, subject_labels
+from .._validation import check_alpha, check_ids, check_image, check_images, is_single_image
+from ._base import ALPHA_RANGE, Explorer, FigureBuffers, fmt_psnr, image_grid, imshow, subject_labels
 
 #: Block sides (pixels) offered by the explorer.
 BLOCK_CHOICES = (2, 4, 8, 16, 32)
@@ -28,7 +27,8 @@ class ExplorerView:
     index : int
         Position of the photo in the stack (0 for a single photo).
     image_id, alpha, k, block
-        The k-RTIO parameters used.
+        The k-RTIO parameters used (``image_id``: the photo's own id, unless
+        one was typed in the id box).
     wrong_key : bool
         Whether recovery used a wrong key.
     original, overlay, perturbed, recovered : ndarray
@@ -65,7 +65,9 @@ class KRTIOExplorer(Explorer):
     ----------
     controls : dict of str to ipywidgets.Widget
         ``"index"`` (only for a stack), ``"alpha"``, ``"k"``, ``"block"``,
-        ``"image_id"`` and ``"wrong_key"``.
+        ``"image_id"`` and ``"wrong_key"``.  The id box follows the photo
+        chooser (each photo its own id, so its own overlay) until another id
+        is typed in it.
     status : ipywidgets.HTML
         Key check value, the overlays chosen and the block grid, or the
         library's message when a setting is refused.
@@ -86,6 +88,7 @@ class KRTIOExplorer(Explorer):
         *,
         overlays: Sequence[np.ndarray],
         image_id: str,
+        image_ids: list[str] | None,
         alpha: float,
         k: int,
         block: int,
@@ -97,7 +100,9 @@ class KRTIOExplorer(Explorer):
         self._key = key
         self._wrong = _prf.generate_key()
         self._names = list(getattr(overlays, "names", [])) or None
+        self._ids, self._index = image_ids, 0  # each photo's own id; the photo drawn last
         self._cache = krtio.OverlayCache(overlays)
+        self._figures = FigureBuffers()  # two figures per photo shape, drawn into in turn
         style = {"description_width": "initial"}
         controls: dict[str, ipywidgets.Widget] = {}
         if len(images) > 1:
@@ -125,7 +130,20 @@ class KRTIOExplorer(Explorer):
         controls["wrong_key"] = ipywidgets.Checkbox(value=False, description="recover with a wrong key", indent=False)
         self.wire(self._draw, controls, rows=(("index", "alpha", "k"), ("block", "image_id", "wrong_key")))
 
+    def _follow(self, index: int, image_id: str) -> bool:
+        """On a new photo, put its own id in the id box if that held the previous photo's id (none was typed).
+
+        Setting the box redraws with the new photo and its id; returns True then, so that the caller draws nothing.
+        """
+        previous, self._index = self._index, index
+        if self._ids is None or index == previous or image_id != self._ids[previous] or image_id == self._ids[index]:
+            return False
+        self.controls["image_id"].value = self._ids[index]
+        return True
+
     def _draw(self, alpha: float, k: int, block: int, image_id: str, wrong_key: bool, index: int = 0) -> None:
+        if self._follow(index, image_id):
+            return
         image = self._images[index]
         alpha = round(float(alpha), 4)
         try:
@@ -162,7 +180,9 @@ class KRTIOExplorer(Explorer):
             ("recovered, WRONG key" if wrong_key else "recovered")
             + f"\n{fmt_psnr(view.psnr_recovered)} · SSIM {view.ssim_recovered:.3f}",
         ]
-        fig = show_images([image, overlay, perturbed, recovered], titles, ncols=4, size=2.6)
+        fig, axes = self._figures.take(image.shape, lambda: image_grid(1, 4, title_lines=2, tile=2.6))
+        for ax, shown, title in zip(axes[0], (image, overlay, perturbed, recovered), titles):
+            imshow(ax, shown, title)
         self.publish(view, fig)
 
 
@@ -172,7 +192,8 @@ def krtio_explorer(
     key: bytes,
     *,
     overlays: Sequence[np.ndarray],
-    image_id: str = "IMG_0001.png",
+    image_id: str | None = None,
+    image_ids: Sequence[str] | None = None,
     alpha: float = 0.45,
     k: int = 3,
     block: int = 8,
@@ -195,8 +216,16 @@ def krtio_explorer(
         16-byte secret key; it is never shown, only its check value.
     overlays : sequence of ndarray
         The overlay set ``S`` (e.g. :func:`imgprivacy.data.overlay_set`).
-    image_id : str, default "IMG_0001.png"
-        Initial image id.
+    image_id : str, optional
+        Initial image id; default the first photo's own id, or
+        ``"IMG_0001.png"`` for a single photo.
+    image_ids : sequence of str, optional
+        Each photo's own id, one per photo, unique (the ids the photos were
+        or will be perturbed with); default ``face_000.png``,
+        ``face_001.png``, ... for a stack.  When another photo is picked, the
+        id box shows that photo's id, so every photo gets its own overlay, as
+        k-RTIO requires; an id typed in the box stays when the photo changes
+        (type the photo's own id back to follow the photos again).
     alpha : float, default 0.45
         Initial photo weight, in [0.05, 1.0].
     k : int, default 3
@@ -241,6 +270,12 @@ def krtio_explorer(
     overlays = overlays if hasattr(overlays, "__len__") else list(overlays)
     if len(overlays) == 0:
         raise ValueError("overlays must hold at least one image, got an empty set")
+    if image_ids is not None:
+        image_ids = check_ids(image_ids, len(images))
+    elif len(images) > 1:
+        image_ids = [f"face_{i:03d}.png" for i in range(len(images))]
+    if image_id is None:
+        image_id = image_ids[0] if image_ids else "IMG_0001.png"
     if not isinstance(image_id, str) or not image_id:
         raise ValueError(f"image_id must be a non-empty str, got {image_id!r}")
     alpha = check_alpha(alpha)
@@ -251,6 +286,7 @@ def krtio_explorer(
     if block not in BLOCK_CHOICES or isinstance(block, bool):
         raise ValueError(f"block must be one of {BLOCK_CHOICES}, got {block!r}")
     return KRTIOExplorer(
-        images, key, overlays=overlays, image_id=image_id, alpha=alpha, k=int(k), block=int(block), labels=labels
+        images, key, overlays=overlays, image_id=image_id, image_ids=image_ids, alpha=alpha, k=int(k), block=int(block),
+        labels=labels,
     )
 

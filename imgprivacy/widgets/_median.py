@@ -14,7 +14,9 @@ from matplotlib.figure import Figure
 
 from .. import attacks, metrics
 from .._validation import check_alpha, check_labels
-from ._base import Explorer, check_targets, face_stack, imshow, label_text
+from ._base import (
+    Explorer, FigureBuffers, check_limits, check_targets, face_stack, head, image_grid, imshow, label_text,
+)
 
 #: Range of the median explorer's lambda slider (the paper's Fig. 15 sweeps 0.40-0.56).
 LAM_RANGE = (0.30, 0.70)
@@ -41,9 +43,11 @@ class MedianView:
         :func:`imgprivacy.attacks.median_removal` of **all** photos.
     baseline, recognition : dict of str to float
         Each target's recognition rate on the perturbed and on the attacked photos
-        (empty without labels).
-    predictions : dict of str to ndarray of shape (N,)
-        Each target's ``predict`` of the attacked photos.
+        (empty without labels); over the first ``limits[name]`` photos for a
+        target with a limit.
+    predictions : dict of str to ndarray of shape (N,) or (limits[name],)
+        Each target's ``predict`` of the attacked photos (the first
+        ``limits[name]`` of them for a target with a limit).
     ssim_perturbed, ssim_attacked : ndarray of shape (N,) or None
         SSIM to the clean photos, when they were given.
     """
@@ -78,14 +82,17 @@ class MedianExplorer(Explorer):
     draws : int
     """
 
-    def __init__(self, perturbed, *, originals, targets, labels, names, lam, n, seed, show):
+    def __init__(self, perturbed, *, originals, targets, labels, names, lam, n, seed, show, limits):
         super().__init__()
         self._perturbed, self._originals, self._targets = perturbed, originals, targets
         self._labels, self._names, self._show = labels, names, show
+        self._limits = limits
+        self._asked = {name: limits.get(name, len(perturbed)) for name in targets}  # photos each target is asked
+        self._figures = FigureBuffers()
         self._baseline: dict[str, float] | None = None
         self._ssim_perturbed = None
         if originals is not None:
-            self._ssim_perturbed = np.array([metrics.ssim(a, b) for a, b in zip(originals, perturbed)])
+            self._ssim_perturbed = metrics.ssim_batch(originals, perturbed)
         style = {"description_width": "initial"}
         controls = {
             "lam": ipywidgets.FloatSlider(
@@ -107,18 +114,22 @@ class MedianExplorer(Explorer):
             held = attacks.median_pick(len(self._perturbed), n, seed=seed)
             estimate = attacks.median_estimate(self._perturbed[held])
             attacked = attacks.median_removal(self._perturbed, estimate, lam=lam)
-            predictions = {name: np.asarray(t.predict(attacked)) for name, t in self._targets.items()}
+            asked = self._asked
+            predictions = {name: np.asarray(t.predict(attacked[: asked[name]])) for name, t in self._targets.items()}
             if self._baseline is None and self._labels is not None:
                 self._baseline = {
-                    name: metrics.recognition_rate(t, self._perturbed, self._labels) for name, t in self._targets.items()
+                    name: metrics.recognition_rate(t, self._perturbed[: asked[name]], self._labels[: asked[name]])
+                    for name, t in self._targets.items()
                 }
         except (ValueError, TypeError) as exc:
             self.refuse(exc)
             return
-        recognition = {} if self._labels is None else {k: metrics.accuracy(p, self._labels) for k, p in predictions.items()}
+        recognition = {} if self._labels is None else {
+            k: metrics.accuracy(p, self._labels[: asked[k]]) for k, p in predictions.items()
+        }
         ssim_attacked = None
         if self._originals is not None:
-            ssim_attacked = np.array([metrics.ssim(a, b) for a, b in zip(self._originals, attacked)])
+            ssim_attacked = metrics.ssim_batch(self._originals, attacked)
         view = MedianView(
             lam=lam, n=int(n), seed=int(seed), held=held, estimate=estimate, attacked=attacked,
             baseline=dict(self._baseline or {}), recognition=recognition, predictions=predictions,
@@ -131,38 +142,58 @@ class MedianExplorer(Explorer):
     def _status_text(self, view: MedianView) -> str:
         parts = [f"median of {view.n} of the {len(self._perturbed)} perturbed photos (seed {view.seed}), λ = {view.lam:.2f}"]
         for name in view.recognition:
-            parts.append(f"{name}: {view.baseline[name]:.2f} → {view.recognition[name]:.2f}")
+            parts.append(f"{name}: {view.baseline[name]:.2f} → {view.recognition[name]:.2f}{self._on(name)}")
         if view.ssim_attacked is not None:
             parts.append(f"mean SSIM to the clean photos {view.ssim_perturbed.mean():.3f} → {view.ssim_attacked.mean():.3f}")
         return " · ".join(parts)
+
+    def _on(self, name: str) -> str:
+        """`` (first 3 photos)`` (or `` (first photo)``) for a target asked about fewer photos than there are."""
+        n = self._asked[name]
+        return "" if n == len(self._perturbed) else " (first photo)" if n == 1 else f" (first {n} photos)"
+
+    def _mark(self, view: MedianView, name: str, j: int) -> str:
+        """✓ or ✗ for target ``name`` on attacked photo ``j``; · where it was not asked (``limits``)."""
+        answers = view.predictions[name]
+        if j >= len(answers):
+            return "·"
+        return "✓" if answers[j] == self._labels[j] else "✗"
 
     def _figure(self, view: MedianView) -> Figure:
         m = min(self._show, len(self._perturbed))
         rows = [("perturbed", self._perturbed, view.ssim_perturbed), ("attacked", view.attacked, view.ssim_attacked)]
         if self._originals is not None:
             rows.insert(0, ("clean", self._originals, None))
-        fig = Figure(figsize=(1.9 * (m + 1) + 0.4, 2.4 * len(rows) + 0.6), layout="constrained")
-        axes = fig.subplots(len(rows), m + 1, squeeze=False)
-        for ax in axes.ravel():
-            ax.set_axis_off()
         marks = list(view.predictions)
+        lines = [
+            1 + (ssim is not None) + (what == "clean" and self._labels is not None)
+            + (what == "attacked" and self._labels is not None and bool(marks))
+            for what, _, ssim in rows
+        ]
+        lines[0], lines[1] = max(lines[0], 2), max(lines[1], 2)  # the median column's two-line titles
+        head_text = f"x = λ·x' + (1 − λ)·(1 − median), λ = {view.lam:.2f}"
+        if view.recognition:
+            head_text += "\nrecognised, perturbed → attacked: " + ", ".join(
+                f"{k} {view.baseline[k]:.2f} → {v:.2f}{self._on(k)}" for k, v in view.recognition.items()
+            )
+            unasked = "; · not asked" if self._limits else ""
+            head_text += f"\n(✓/✗ under each attacked photo: {', '.join(marks)}{unasked})"
+        n_head = head_text.count("\n") + 1
+        fig, axes = self._figures.take(
+            (len(rows), m, tuple(lines), n_head),
+            lambda: image_grid(len(rows), m + 1, title_lines=lines, head_lines=n_head, tile=1.9),
+        )
         for r, (what, stack, ssim) in enumerate(rows):
             for j in range(m):
                 title = what if ssim is None else f"{what}\nSSIM {ssim[j]:.2f}"
                 if what == "clean" and self._labels is not None:
                     title += f"\n{label_text(self._labels[j], self._names)}"
                 if what == "attacked" and self._labels is not None and marks:
-                    title += "\n" + " ".join("✓" if view.predictions[k][j] == self._labels[j] else "✗" for k in marks)
+                    title += "\n" + " ".join(self._mark(view, k, j) for k in marks)
                 imshow(axes[r, j], stack[j], title)
         imshow(axes[0, m], view.estimate, f"median of {view.n}\n(the estimate δ')")
         imshow(axes[1, m], 1.0 - view.estimate, "its inverse\n1 − median")
-        head = f"x = λ·x' + (1 − λ)·(1 − median), λ = {view.lam:.2f}"
-        if view.recognition:
-            head += "\nrecognised, perturbed → attacked: " + ", ".join(
-                f"{k} {view.baseline[k]:.2f} → {v:.2f}" for k, v in view.recognition.items()
-            )
-            head += f"\n(✓/✗ under each attacked photo: {', '.join(marks)})"
-        fig.suptitle(head, fontsize=10)
+        head(fig, head_text)
         return fig
 
 
@@ -176,6 +207,7 @@ def median_explorer(
     n_images: int = 10,
     seed: int = 0,
     show: int = 5,
+    limits: Mapping[str, int] | None = None,
 ) -> MedianExplorer:
     """Explore the median attack (section 6.3): estimate a shared perturbation from ``n`` photos, remove it with λ.
 
@@ -202,7 +234,7 @@ def median_explorer(
     targets : dict of str to recogniser, optional
         Fitted recognisers with ``predict(images)``, by display name.  Each is
         called once per redraw on all ``N`` photos (and once more, the first
-        time, on the perturbed photos): keep ``N`` small for slow ones.
+        time, on the perturbed photos): give slow ones a ``limits``.
     originals : ndarray of shape (N, H, W[, C]), optional
         The clean photos, for a row of them and SSIM in the titles (the
         attacker does not have them).
@@ -214,6 +246,14 @@ def median_explorer(
         Initial seed of the draw.
     show : int, default 5
         Photos drawn in the figure.
+    limits : dict of str to int, optional
+        For slow targets (dlib's ResNet takes about 0.1 s a photo on one
+        CPU): ask the named target about the first ``limits[name]`` photos
+        only, at every redraw, so that the explorer answers within half a
+        second; its rates are over those photos (the status and the title
+        say so), and the photos drawn beyond them get ``·`` instead of ✓/✗.
+        The median is still taken over the ``n`` photos held and the attack
+        applied to all.  Default: every target is asked about every photo.
 
     Returns
     -------
@@ -223,8 +263,8 @@ def median_explorer(
     Raises
     ------
     ValueError, TypeError
-        For malformed photos, labels or targets, or an initial setting outside
-        the controls' range.
+        For malformed photos, labels, targets or limits, or an initial
+        setting outside the controls' range.
 
     Examples
     --------
@@ -241,6 +281,7 @@ def median_explorer(
     images, set_labels, names = face_stack(perturbed, "perturbed")
     labels = check_labels(set_labels if labels is None else labels, len(images), required=False)
     targets = check_targets(targets)
+    limits = check_limits(limits, targets, len(images))
     if originals is not None:
         clean, _, _ = face_stack(originals, "originals")
         if clean.shape != images.shape:
@@ -256,5 +297,5 @@ def median_explorer(
     if isinstance(show, bool) or not isinstance(show, numbers.Integral) or show < 1:
         raise ValueError(f"show must be a positive integer, got {show!r}")
     return MedianExplorer(images, originals=originals, targets=targets, labels=labels, names=names, lam=float(lam),
-                          n=int(n_images), seed=int(seed), show=int(show))
+                          n=int(n_images), seed=int(seed), show=int(show), limits=limits)
 

@@ -14,7 +14,9 @@ from matplotlib.figure import Figure
 
 from .. import metrics
 from .._validation import check_labels
-from ._base import Explorer, check_targets, face_stack, fmt_psnr, imshow, label_text
+from ._base import (
+    Explorer, FigureBuffers, check_targets, face_stack, fmt_psnr, image_grid, image_tile, imshow, label_text, title_at,
+)
 
 #: Range of the UEP explorer's beta slider (the paper's Fig. 6 and 8 go to 5).
 BETA_RANGE = (0.0, 5.0)
@@ -85,6 +87,7 @@ class UEPExplorer(Explorer):
         super().__init__()
         self._images, self._delta, self._targets = images, delta, targets
         self._labels, self._names = labels, names
+        self._figures = FigureBuffers()
         style = {"description_width": "initial"}
         controls: dict[str, ipywidgets.Widget] = {}
         if len(images) > 1:
@@ -147,15 +150,14 @@ class UEPExplorer(Explorer):
         )
 
     def _figure(self, view: UEPView) -> Figure:
-        fig = Figure(figsize=(11.0, 3.1), layout="constrained")
-        axes = fig.subplots(1, 4)
+        fig, grid = self._figures.take("uep", lambda: image_grid(1, 4, title_lines=2, tile=2.7))
+        axes = grid[0]
         delta = np.asarray(getattr(self._delta, "delta", self._delta), dtype=np.float32)
         imshow(axes[0], view.original, "original" + ("" if view.label is None else f"\n{label_text(view.label, self._names)}"))
         shown = delta if delta.ndim == 2 else delta.mean(axis=2)
         lim = max(float(np.abs(shown).max()), 1e-6)
-        axes[1].imshow(shown, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        axes[1].set_axis_off()
-        axes[1].set_title(f"δ (tanh space, ±{lim:.2f})\n×β = {view.beta:.2f}", fontsize=9)
+        image_tile(axes[1], shown, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        title_at(axes[1], f"δ (tanh space, ±{lim:.2f})\n×β = {view.beta:.2f}")
         imshow(axes[2], view.perturbed, f"perturbed{' (8-bit)' if view.stored else ''}\n"
                 f"{fmt_psnr(view.psnr_perturbed)} · SSIM {view.ssim_perturbed:.3f}")
         imshow(axes[3], view.recovered, f"recovered with δ\n{fmt_psnr(view.psnr_recovered)} · SSIM {view.ssim_recovered:.3f}")
