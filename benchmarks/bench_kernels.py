@@ -174,9 +174,9 @@ def _pick(only: str | None, folder: Path = NOTEBOOKS) -> list[Path]:
     found = sorted(p for p in folder.glob("0[0-8]_*.ipynb"))
     if only is None:
         return found
-    wanted = {w.strip().zfill(2) for w in only.split(",") if w.strip()}
-    picked = [p for p in found if p.name[:2] in wanted]
-    missing = wanted - {p.name[:2] for p in picked}
+    wanted = [w.strip().zfill(2) for w in only.split(",") if w.strip()]
+    picked = [p for w in dict.fromkeys(wanted) for p in found if p.name[:2] == w]  # in the order given
+    missing = set(wanted) - {p.name[:2] for p in picked}
     if missing:
         raise SystemExit(f"--only names notebooks that do not exist: {', '.join(sorted(missing))}; "
                          f"there are {', '.join(p.name[:2] for p in found)}")
@@ -190,7 +190,8 @@ def _environment(fast: bool) -> None:
     if (shared / "orl_faces").is_dir():
         os.environ.setdefault("IMGPRIVACY_ORL", str(shared / "orl_faces"))
     os.environ["IMGPRIVACY_FAST"] = "1" if fast else "0"
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # the kernel draws figures with the inline backend, as in JupyterLab (rendering PNGs costs memory too)
+    os.environ.pop("MPLBACKEND", None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -355,6 +355,24 @@ def test_default_overlay_set_fingerprint_regression_vector():
     assert D.overlay_fingerprint([np.zeros((1, 1, 3), np.float32)]) == vector["tiny"]["fingerprint"]
 
 
+def test_overlay_set_keeps_8_bit_images_compactly_and_reads_them_back_exactly(rng):
+    S = D.overlay_set()
+    floats = sum(4 * im.size for im in S)
+    assert S.images.nbytes <= 0.26 * floats  # the bundled images on the 8-bit grid are kept as uint8 ...
+    assert all(np.array_equal(S[i], D.to_float(D.to_uint(S[i]))) for i in range(len(S)))  # ... read back as n / 255
+    on_grid = D.to_float(rng.integers(0, 256, (5, 7, 3)).astype(np.uint8))
+    off_grid = on_grid.copy()
+    off_grid[0, 0, 0] = np.float32(0.1234567)  # not n / 255: kept as float32, bit for bit
+    made = D.OverlaySet((on_grid, off_grid), ("a", "b"), D.overlay_fingerprint([on_grid, off_grid]), "toy")
+    assert made.images.nbytes == on_grid.size + 4 * off_grid.size
+    assert np.array_equal(made[0], on_grid) and np.array_equal(made[1], off_grid) and made[1].dtype == np.float32
+    assert D.overlay_fingerprint(made) == made.fingerprint
+    on_grid[1, 1, 1] = 1.0 - on_grid[1, 1, 1]  # never the same (255 is odd); the set copies what it is given: changing the caller's array changes nothing
+    assert not np.array_equal(made[0], on_grid) and D.overlay_fingerprint(made) == made.fingerprint
+    with pytest.raises(TypeError, match=r"images\[0\] must be a floating-point image"):
+        D.OverlaySet((np.zeros((2, 2, 3), np.uint8),), ("u8",), "x", "toy")  # integers are refused, not guessed
+
+
 def test_overlay_fingerprint_definition():
     a = np.array([[[0.0, 0.5, 1.0]]], np.float32)
     b = np.zeros((2, 1), np.float32)

@@ -63,8 +63,12 @@ class OverlaySet(Sequence):
 
     Attributes
     ----------
-    images : tuple of ndarray of shape (h, w, 3)
-        float32 RGB in [0, 1], read-only; sizes differ.
+    images : sequence of ndarray of shape (h, w, 3)
+        float32 RGB in [0, 1], read-only; sizes differ.  Images on the
+        8-bit grid (every value ``n / 255``, as every image read from an
+        8-bit file is) are kept as uint8, a quarter of the memory (the 30
+        bundled images: 26 MB instead of 102), and each access gives the
+        same float32 pixels back, bit for bit, as a new read-only array.
     names : tuple of str
         One name per image, e.g. ``"coffee"``, ``"china[0:427,0:320]"``
         or a file name.
@@ -87,7 +91,8 @@ class OverlaySet(Sequence):
     source: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "images", tuple(self.images))
+        if not isinstance(self.images, _Images):
+            object.__setattr__(self, "images", _Images(_pack(im, i) for i, im in enumerate(self.images)))
         object.__setattr__(self, "names", tuple(self.names))
         if len(self.images) != len(self.names):
             raise ValueError(
@@ -132,6 +137,52 @@ class OverlaySet(Sequence):
 
 def _same_image(value: object, image: np.ndarray) -> bool:
     return value is image or (isinstance(value, np.ndarray) and np.array_equal(value, image))
+
+
+def _pack(image: object, index: int) -> np.ndarray:
+    """One overlay as stored: uint8 if it lies on the 8-bit grid (read back exactly), else float32; read-only."""
+    img = check_image(image, f"images[{index}]")
+    if img.dtype == np.float32:
+        packed = to_uint(img)  # rint(x * 255): exact wherever x = n / 255 in float32
+        if np.array_equal(to_float(packed), img):
+            packed.setflags(write=False)
+            return packed
+    out = np.array(img, dtype=np.float32)  # a copy: the set never changes under its fingerprint
+    out.setflags(write=False)
+    return out
+
+
+class _Images(Sequence):
+    """The images of an :class:`OverlaySet` as stored by :func:`_pack`, read as float32 on access."""
+
+    __slots__ = ("_stored",)
+
+    def __init__(self, stored) -> None:
+        self._stored = tuple(stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(_unpack(s) for s in self._stored[index])
+        return _unpack(self._stored[index])
+
+    def __iter__(self):
+        return (_unpack(s) for s in self._stored)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the stored pixels take."""
+        return sum(s.nbytes for s in self._stored)
+
+
+def _unpack(stored: np.ndarray) -> np.ndarray:
+    if stored.dtype != np.uint8:
+        return stored
+    out = to_float(stored)
+    out.setflags(write=False)
+    return out
 
 
 # The default set S, format version 1.  Order matters: k-RTIO selects
@@ -222,12 +273,6 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
-def _freeze(images: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    for img in images:
-        img.setflags(write=False)
-    return tuple(images)
-
-
 @functools.lru_cache(maxsize=1)
 def _default_overlay_set() -> OverlaySet:
     bundled = _bundled_images()
@@ -246,9 +291,10 @@ def _default_overlay_set() -> OverlaySet:
             img = img[r0:r1, c0:c1]
             names.append(f"{base}[{r0}:{r1},{c0}:{c1}]")
         # snapped to the 8-bit grid (only the composited logo is off it), so that the set
-        # saved as 8-bit PNGs (`imgprivacy overlays export`) loads back with the same fingerprint
-        images.append(to_float(to_uint(_to_rgb(to_float(img)))))
-    images = _freeze(images)
+        # saved as 8-bit PNGs (`imgprivacy overlays export`) loads back with the same fingerprint;
+        # packed one at a time (uint8), so that the float32 set never exists whole in memory
+        images.append(_pack(to_float(to_uint(_to_rgb(to_float(img)))), len(images)))
+    images = _Images(images)
     return OverlaySet(images, tuple(names), overlay_fingerprint(images), "default")
 
 
@@ -350,9 +396,9 @@ def overlay_set(source: str | os.PathLike = "default") -> OverlaySet:
             continue  # not an image (README, .DS_Store, ...)
         except (OSError, ValueError, SyntaxError) as err:
             raise ValueError(f"cannot decode overlay image {file}: {err}") from err
-        images.append(_to_rgb(arr))
+        images.append(_pack(_to_rgb(arr), len(images)))
         names.append(file.name)
     if not images:
         raise ValueError(f"overlay folder {folder} holds no image file that Pillow can open")
-    images = _freeze(images)
+    images = _Images(images)
     return OverlaySet(images, tuple(names), overlay_fingerprint(images), str(folder))

@@ -34,6 +34,12 @@ def _as_overlay(ov: object, index: int) -> np.ndarray:
     return check_image(arr, f"overlays[{index}]")
 
 
+def _is_overlay_set(overlays: object) -> bool:
+    from ..data import OverlaySet  # the same layer; data never imports krtio
+
+    return isinstance(overlays, OverlaySet)
+
+
 class PreparedOverlays:
     """An overlay set fitted to one image geometry and pre-split into blocks.
 
@@ -54,7 +60,10 @@ class PreparedOverlays:
     def __init__(self, overlays: Iterable[np.ndarray], shape: tuple[int, ...], *, block: int | tuple[int, int] = 8):
         if isinstance(overlays, PreparedOverlays):
             overlays = overlays.overlays
-        self.overlays = tuple(_as_overlay(ov, i) for i, ov in enumerate(overlays))
+        if _is_overlay_set(overlays):  # checked when it was made; its images are read one at a time, when fitted
+            self.overlays = overlays
+        else:
+            self.overlays = tuple(_as_overlay(ov, i) for i, ov in enumerate(overlays))
         if not self.overlays:
             raise ValueError("overlays must hold at least one image, got an empty set")
         shape = tuple(int(s) for s in shape)
@@ -108,7 +117,7 @@ class PreparedOverlays:
         if cached is not None:
             return cached
         (gh, gw), (bh, bw) = self.grid, self.block
-        ov = self.overlays[index]
+        ov = _as_overlay(self.overlays[index], index)
         fitted = resize(ov if ov.ndim == 3 else ov[..., None], (gh * bh, gw * bw))
         if fitted.shape[2] != self.channels:
             if self.channels == 1:
@@ -357,7 +366,7 @@ class OverlayCache:
             self._prepared[self._geometry(overlays.shape, overlays.block)] = overlays
             self.overlays = overlays.overlays
         else:
-            self.overlays = tuple(overlays)
+            self.overlays = overlays if _is_overlay_set(overlays) else tuple(overlays)  # an OverlaySet stays compact
 
     @staticmethod
     def _geometry(shape: tuple[int, ...], bpair: tuple[int, int]) -> tuple:
