@@ -77,6 +77,31 @@ def test_explorer_has_the_documented_controls(explorer, overlays):
     assert explorer.output in explorer.children
 
 
+def test_figures_go_into_the_output_area_without_printing_inside_it(face, overlays, monkeypatch):
+    # Under IPython the figure is set as the Output widget's outputs; nothing is printed inside the widget
+    # (`with output:`), to which notebook runners (nbclient: nbmake, nbconvert) answer with comm messages
+    # to the kernel, an exchange that left runs waiting forever on a loaded machine.
+    import base64
+
+    import ipywidgets
+
+    from imgprivacy.widgets import _base
+
+    entered = []
+    monkeypatch.setattr(_base, "in_ipython", lambda: True)
+    monkeypatch.setattr(ipywidgets.Output, "__enter__", lambda self: entered.append(self))
+    w = widgets.krtio_explorer(face, KEY, overlays=overlays, k=2, block=4)
+    w.controls["alpha"].value = 0.6
+    assert w.draws == 2 and entered == []
+    (shown,) = w.output.outputs
+    assert shown["output_type"] == "display_data"
+    assert base64.b64decode(shown["data"]["image/png"]) == _base.png(w.figure)  # the last drawing, as a PNG
+    monkeypatch.setattr(krtio, "perturb", lambda *a, **k: 1 / 0)  # an unexpected error is shown, not raised
+    w.controls["alpha"].value = 0.7
+    (error,) = w.output.outputs
+    assert error["name"] == "stderr" and "ZeroDivisionError" in error["text"] and w.draws == 2
+
+
 def test_slider_change_redraws_through_the_library(explorer, face, overlays, monkeypatch):
     calls = []
     for name in ("perturb", "recover", "overlay_for"):

@@ -13,9 +13,12 @@ photo in place), and PNGs are encoded at zlib level 1 (:func:`png`).
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import html
 import io
 import math
+import traceback
 import numbers
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -67,33 +70,54 @@ class Explorer(ipywidgets.VBox):
         controls: dict[str, ipywidgets.Widget],
         rows: Sequence[Sequence[str]] | None = None,
     ) -> None:
-        """Register ``controls`` with :func:`ipywidgets.interactive_output` for ``draw``, laid out in ``rows`` of names (default one)."""
+        """Call ``draw(**values)`` now and whenever a control's value changes; lay ``controls`` out in ``rows`` of names.
+
+        The figure is put into the output area by setting its ``outputs``
+        (:meth:`publish`), never by printing inside it as
+        :func:`ipywidgets.interactive_output` does: a notebook runner (nbclient,
+        so nbmake and nbconvert) answers every output printed inside an
+        ``Output`` widget with a message to the kernel, and that exchange left
+        kernels idle and runs waiting on this 2-core machine under load.
+        """
         self.controls = controls
         self.status = ipywidgets.HTML()
-        self.output = ipywidgets.interactive_output(draw, controls)
+        self.output = ipywidgets.Output()
+        self._draw_callback = draw
+        for control in controls.values():
+            control.observe(self._redraw, names="value")
         wrap = ipywidgets.Layout(flex_flow="row wrap")
         rows = [list(controls)] if rows is None else rows
         boxes = [ipywidgets.HBox([controls[n] for n in row if n in controls], layout=wrap) for row in rows]
         self.children = (*boxes, self.status, self.output)
+        self._redraw()
+
+    def _redraw(self, change: Any = None) -> None:
+        values = {name: control.value for name, control in self.controls.items()}
+        if not in_ipython():  # a script or a test: an error is raised as usual
+            self._draw_callback(**values)
+            return
+        try:
+            self._draw_callback(**values)
+        except Exception:  # shown where the figure was, as interactive_output does; the kernel goes on
+            text = traceback.format_exc()
+            self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": text},)
+
+    def progress_area(self):
+        """A context in which what is displayed (a progress bar of a slow attack) appears in the output area."""
+        return self.output if in_ipython() else contextlib.nullcontext()
 
     def publish(self, view: Any, fig: Figure) -> None:
-        """Keep ``view`` and ``fig`` as the last drawing and show the figure."""
+        """Keep ``view`` and ``fig`` as the last drawing and show the figure (a PNG in the output area)."""
         self.figure, self.view = fig, view
         self.draws += 1
-        _display(fig)
+        if in_ipython():
+            data = base64.b64encode(png(fig)).decode("ascii")
+            self.output.outputs = ({"output_type": "display_data", "metadata": {},
+                                    "data": {"image/png": data, "text/plain": "<the explorer's figure>"}},)
 
     def refuse(self, exc: Exception) -> None:
         """Show the library's refusal of a setting in the status line (nothing is drawn)."""
         self.status.value = f"<b>Not drawn:</b> {html.escape(str(exc))}"
-
-
-def _display(fig: Figure) -> None:
-    """Show ``fig`` as a PNG in the current output area when running under IPython."""
-    if not in_ipython():
-        return
-    from IPython.display import Image, display
-
-    display(Image(data=png(fig), format="png"))
 
 
 def png(fig: Figure) -> bytes:

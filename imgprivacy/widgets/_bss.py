@@ -102,8 +102,7 @@ class BSSExplorer(Explorer):
     """Controls for the naive overlay and the blind-signal-separation attack on it.
 
     Build it with :func:`bss_explorer`.  The figure is drawn by a callback
-    registered with :func:`ipywidgets.interactive_output`; every change of a
-    control redraws it.
+    that :meth:`Explorer.wire` calls on every change of a control.
 
     Attributes
     ----------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import numbers
@@ -379,26 +380,28 @@ class CycleExplorer(Explorer):
         from tqdm.auto import tqdm
 
         slow = attack == "known-S" or (attack in ("BSS", "median") and s["n"] >= SLOW_SHARED)
-        bar = tqdm(total=3, desc=self._describe_attack(attack, s), disable=not slow, leave=False)
-        try:
-            bar.set_postfix_str("protecting")
-            stored = self._protect(photo[None], [image_id], defence, s, False)[0]
-            recovered = self._recover(stored, image_id, defence, s)
-            t0 = time.perf_counter()
-            attacked, group, group_ssim = self._attack(attack, defence, photo, stored, index, image_id, s, bar)
-            seconds = time.perf_counter() - t0
-            bar.update()
-            bar.set_postfix_str("asking the recognisers")
-            panels = [photo, stored, attacked, recovered]
-            predictions = {name: self._answers.ask(name, t, panels) for name, t in self._targets.items()}
-            if attack == "robust CNN":
-                predictions["robust CNN"] = self._answers.ask("robust CNN", self._robust, [None, None, attacked, None])
-            bar.update()
-        except (ValueError, TypeError) as exc:
-            self.refuse(exc)
-            return
-        finally:
-            bar.close()
+        with self.progress_area() if slow else contextlib.nullcontext():  # the bar shows where the figure will be
+            bar = tqdm(total=3, desc=self._describe_attack(attack, s), disable=not slow, leave=False)
+            try:
+                bar.set_postfix_str("protecting")
+                stored = self._protect(photo[None], [image_id], defence, s, False)[0]
+                recovered = self._recover(stored, image_id, defence, s)
+                t0 = time.perf_counter()
+                attacked, group, group_ssim = self._attack(attack, defence, photo, stored, index, image_id, s, bar)
+                seconds = time.perf_counter() - t0
+                bar.update()
+                bar.set_postfix_str("asking the recognisers")
+                panels = [photo, stored, attacked, recovered]
+                predictions = {name: self._answers.ask(name, t, panels) for name, t in self._targets.items()}
+                if attack == "robust CNN":
+                    predictions["robust CNN"] = self._answers.ask("robust CNN", self._robust,
+                                                                  [None, None, attacked, None])
+                bar.update()
+            except (ValueError, TypeError) as exc:
+                self.refuse(exc)
+                return
+            finally:
+                bar.close()
         if truth is not None and hasattr(truth, "item"):
             truth = truth.item()
         view = CycleView(

@@ -58,8 +58,7 @@ class KRTIOExplorer(Explorer):
     """Sliders for k-RTIO's parameters wired to perturb and recover one photo.
 
     Build it with :func:`krtio_explorer`.  The four panels are drawn by a
-    callback registered with :func:`ipywidgets.interactive_output`; every
-    change of a control redraws them.
+    callback that :meth:`Explorer.wire` calls on every change of a control.
 
     Attributes
     ----------
