@@ -44,16 +44,20 @@ an alpha channel (grey+alpha or RGBA) is passed through untouched.
 from __future__ import annotations
 
 from .._prf import encode_block, id_tag, prf
+from ._derive import DerivedDraw, derived_draws, derived_overlays
 from ._overlays import LUMA, OverlayCache, PreparedOverlays, prepare_overlays, resolve_overlays
 from ._plan import KRTIOPlan, block_permutation, fisher_yates_reference, grid_shape, keyspace, plan, select_overlays
 from ._scheme import mix_weights, overlay_for, perturb, perturb_batch, recover, recover_batch
 
 __all__ = [
+    "DerivedDraw",
     "KRTIOPlan",
     "LUMA",
     "OverlayCache",
     "PreparedOverlays",
     "block_permutation",
+    "derived_draws",
+    "derived_overlays",
     "encode_block",
     "fisher_yates_reference",
     "grid_shape",
