@@ -45,8 +45,8 @@ class DerivedDraw:
         left-right flip when ``transform >= 4``.
     order : (int, int, int)
         Channel ``c`` of the derived overlay is channel ``order[c]`` of the crop.
-    invert : (bool, bool, bool)
-        Derived channel ``c`` is ``1 - value`` where ``invert[c]``.
+    invert : bool
+        Whether the overlay is inverted (``1 - value``, every channel).
     attempt : int
         The attempt accepted (0 unless earlier ones were rejected).
     """
@@ -55,7 +55,7 @@ class DerivedDraw:
     crop: tuple[int, int, int, int]
     transform: int
     order: tuple[int, int, int]
-    invert: tuple[bool, bool, bool]
+    invert: bool
     attempt: int
 
 
@@ -81,13 +81,13 @@ def _check_pool(pool) -> tuple[np.ndarray, ...]:
     return tuple(images)
 
 
-def _textured(crop: np.ndarray, order: tuple[int, int, int], invert: tuple[bool, bool, bool]) -> bool:
+def _textured(crop: np.ndarray, order: tuple[int, int, int], invert: bool) -> bool:
     """Exact integer test on every 4th row and column: the derived overlay's 8-bit luminance has std >= 0.04."""
     q = np.rint(crop[::STRIDE, ::STRIDE].astype(np.float64) * 255.0).astype(np.int64)
     lum = np.zeros(q.shape[:2], dtype=np.int64)
     for c in range(3):
         channel = q[..., order[c]]
-        lum += LUMA_UNITS[c] * (255 - channel if invert[c] else channel)
+        lum += LUMA_UNITS[c] * (255 - channel if invert else channel)
     n = lum.size
     total = sum(int(v) for v in lum.sum(axis=1, dtype=np.int64))  # rows fit int64 (sides <= 2**20)
     squares = sum(int(v) for v in (lum * lum).sum(axis=1, dtype=np.int64))
@@ -105,8 +105,7 @@ def _draw(values: list[int], pool: tuple[np.ndarray, ...], attempt: int) -> tupl
     r0 = v_r % (height - h + 1)
     c0 = v_c % (width - w + 1)
     order = CHANNEL_ORDERS[v_order % 6]
-    mask = v_inv % 8
-    invert = tuple(bool(mask >> c & 1) for c in range(3))
+    invert = v_inv % 2 == 1
     if (h, w) == (height, width):
         return None  # the whole image: a pool image up to flips
     crop = img[r0 : r0 + h, c0 : c0 + w]
@@ -120,8 +119,8 @@ def _render(crop: np.ndarray, draw: DerivedDraw) -> np.ndarray:
     if draw.transform >= 4:
         view = view[:, ::-1]
     out = np.empty(view.shape, dtype=np.float32)
-    for c, (src, inv) in enumerate(zip(draw.order, draw.invert)):
-        if inv:
+    for c, src in enumerate(draw.order):
+        if draw.invert:
             np.subtract(np.float32(1), view[..., src], out=out[..., c])
         else:
             out[..., c] = view[..., src]
@@ -182,7 +181,7 @@ def derived_draws(key, *, pool=None) -> tuple[DerivedDraw, ...]:
     >>> pool = [rng.random((16, 24, 3), dtype=np.float32) for _ in range(2)]
     >>> d = derived_draws(bytes(range(16)), pool=pool)[0]
     >>> d.source, d.crop, d.transform, d.order, d.invert
-    (0, (4, 15, 8, 23), 7, (1, 2, 0), (False, True, False))
+    (0, (4, 15, 8, 23), 7, (1, 2, 0), False)
     """
     return tuple(draw for draw, _ in _derive(key, pool))
 
@@ -193,7 +192,7 @@ def derived_overlays(key, *, pool=None) -> data.OverlaySet:
     A provider who knows the pool (the bundled images are public) and this
     derivation, but not the key, does not know ``S``: each derived overlay is
     a keyed crop of a keyed pool image, flipped or rotated, its colour
-    channels reordered and some of them inverted.  Nothing needs storing:
+    channels reordered, and possibly inverted (a negative).  Nothing needs storing:
     the key re-derives the same set, on any machine.
 
     Parameters
@@ -238,35 +237,38 @@ def derived_overlays(key, *, pool=None) -> data.OverlaySet:
     4     first column ``c0``                                    ``v mod (W - w + 1)``
     5     flip/rotation ``d``                                    ``v mod 8``
     6     channel order (lexicographic permutations of 0, 1, 2)  ``v mod 6``
-    7     channels inverted (bit ``c`` inverts channel ``c``)    ``v mod 8``
+    7     inverted (all channels: a negative) when 1         ``v mod 2``
     ====  =====================================================  ==========================
 
     The attempt is rejected, and the next one drawn, when the crop is the
     whole image (``h = H`` and ``w = W``: a pool image up to flips), or when
     the derived overlay is nearly flat: with ``q = rint(255 x)`` (in float64)
     of the crop's channels at every 4th row and column (``crop[::4, ::4]``), ``L = 2125 q'_0 + 7154 q'_1 + 721 q'_2`` where
-    ``q'_c`` is ``q`` of channel ``order[c]``, ``255 - q`` of it when
-    inverted, the exact integer test ``n sum(L^2) - (sum L)^2 <
+    ``q'_c`` is ``q`` of channel ``order[c]``, ``255 - q`` of it when the
+    overlay is inverted, the exact integer test ``n sum(L^2) - (sum L)^2 <
     102000^2 n^2`` (``n`` the pixels read), i.e. a luminance standard deviation below
     0.04.  Sixteen rejected attempts refuse the pool.  The overlay is then
     ``x[r0:r0+h, c0:c0+w]``, channel ``c`` taken from channel ``order[c]``
-    and replaced by ``1 - x`` (float32) where inverted, rotated by
+    and replaced by ``1 - x`` (float32) when inverted, rotated by
     ``np.rot90(., d mod 4)`` (counter-clockwise) and flipped left-right
     (``[:, ::-1]``) when ``d >= 4``.
 
     How hard ``S`` is to guess: per overlay, the bundled pool allows about
-    ``3.8e13`` distinct draws (the sum over the 30 sources of the crops of
+    ``9.5e12`` distinct draws (the sum over the 30 sources of the crops of
     at least half of each side but not the whole, times 8 flips/rotations,
-    6 channel orders and 8 inversions; for the 7 grey sources the channel
-    order changes nothing, which leaves about ``3.7e13`` distinct images).
-    The flatness rule rejects about 6% of attempts.  An attacker does not
-    need the exact crop, only one close enough once resized to the photo:
-    for a 64 x 64 face, crops that differ by less than a pixel of the
-    resized overlay look alike, which leaves roughly ``1e9`` effectively
-    different overlays per slot -- far beyond what the known-S attack
-    (:func:`imgprivacy.attacks.known_overlay_attack`), which scores every
-    candidate on every photo, can try.  What it does with the pool instead
-    is measured in notebook 06.
+    6 channel orders and 2 for the negative; for the 7 grey sources the
+    channel order changes nothing, which leaves about ``9.1e12`` distinct
+    images).  The flatness rule rejects about 1% of attempts.  An attacker
+    does not need the exact crop, only one close enough once resized to the
+    photo: for a 64 x 64 face, crops whose sides and corners differ by less
+    than a pixel of the resized overlay look alike, which leaves roughly
+    ``7e8`` effectively different overlays per slot -- far beyond what the
+    known-S attack (:func:`imgprivacy.attacks.known_overlay_attack`), which
+    scores every candidate on every photo, can try.  What it does with the
+    pool instead is measured in notebook 06.  Inverting single channels
+    (instead of the whole overlay) was tried and dropped: it cancels
+    luminance contrast, and the provider's CNN then recognised 0.38 of the
+    k-RTIO faces against 0.27 with the public set.
 
     Examples
     --------
