@@ -52,7 +52,8 @@ def show(path: Path | str) -> str:
     >>> show("a/b.png")
     "'a/b.png'"
     """
-    return repr(os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace"))
+    text = os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
+    return f"'{text}'" if text.isprintable() and "'" not in text else repr(text)
 
 
 def note(command: str, message: str) -> None:
@@ -118,7 +119,10 @@ def read_header(path: Path) -> Header:
     try:
         with pixel_limit(None), Image.open(path) as pil:
             width, height = pil.size
-            orientation = int(pil.getexif().get(0x0112, 1) or 1)
+            if pil.format != "PNG" or "exif" in pil.info:  # a PNG's getexif() would decode it to look after IDAT
+                orientation = int(pil.getexif().get(0x0112, 1) or 1)
+            else:
+                orientation = 1
             if orientation in (5, 6, 7, 8):
                 width, height = height, width
             transparent = "transparency" in pil.info
