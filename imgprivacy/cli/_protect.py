@@ -121,8 +121,8 @@ def largest_safe_block(height: int, width: int, k: int) -> int:
 
     Examples
     --------
-    >>> largest_safe_block(171, 256, 3)
-    51
+    >>> largest_safe_block(171, 256, 3)  # 85-pixel blocks: 3 x 4 = 12 blocks
+    85
     """
     need = krtio.min_blocks(k)
     for side in range(max(height, width), 0, -1):
@@ -145,7 +145,7 @@ def check_grid_safe(block: tuple[int, int], *, height: int, width: int, k: int, 
     >>> check_grid_safe((3000, 3000), height=171, width=256, k=3, where="x")
     Traceback (most recent call last):
     ...
-    imgprivacy.cli._common.CLIError: --block 3000x3000 cuts x (256x171) into 1 block(s) ...
+    imgprivacy.cli._common.CLIError: --block 3000x3000 cuts x (256x171) into 1 block(s)...
     """
     gh, gw = krtio.grid_shape((height, width), block)
     bits = krtio.shuffle_bits(k, gh * gw)
