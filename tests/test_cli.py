@@ -311,3 +311,21 @@ def test_format1_files_keep_recovering_bit_exactly(tmp_path, depth, capsys):
     assert run("keygen", tmp_path / "other.key") == 0
     refuse(capsys, ["recover", "--key", tmp_path / "other.key", FORMAT1 / f"protected{depth}", "-o", tmp_path / "r2"],
            "was protected with another key", [tmp_path])
+
+
+def test_readme_quick_start_runs_and_writes_format_2(tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Command line quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.strip().splitlines()]
+    assert all(c[0] == "imgprivacy" for c in commands) and len(commands) >= 5
+    shutil.copytree(EXAMPLES, tmp_path / "data" / "examples")
+    monkeypatch.chdir(tmp_path)
+    for words in commands:
+        args = [w.replace("~/", f"{tmp_path}/") for w in words[1:]]
+        capsys.readouterr()
+        assert main(args) == 0, words
+        if words[1] == "info":
+            shown = json.loads(capsys.readouterr().out)
+            assert shown["imgprivacy"]["format"] == 2 and shown["imgprivacy"]["overlays"] == "derived"
+    assert listing(tmp_path / "recovered") == ["coffee.png", "rocket.png"]
+    assert "2 photo(s) in" in capsys.readouterr().out  # the last command lists the manifest
