@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
-__all__ = ["SUFFIX", "ManifestEntry", "manifest_path", "record", "entries", "find_by_pixels", "find_by_nonce", "safe_name"]
+__all__ = ["SUFFIX", "ManifestEntry", "manifest_path", "record", "entries", "find_by_pixels", "find_by_nonce", "forget", "safe_name"]
 
 #: appended to the key file's name
 SUFFIX = ".manifest.sqlite"
@@ -163,3 +163,24 @@ def find_by_pixels(path: PathLike, pixels_sha256: str) -> list[ManifestEntry]:
 def find_by_nonce(path: PathLike, nonce: str) -> list[ManifestEntry]:
     """The photo with this nonce, as a list of none or one entry."""
     return _select(path, "WHERE nonce = ?", (nonce,))
+
+
+def forget(path: PathLike, nonce: str) -> None:
+    """Remove a photo's row (protect calls it when the photo's file could not be written).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     db = os.path.join(d, "m.sqlite")
+    ...     record(db, nonce="n", metadata="{}", pixels_sha256="0", source_name="a", output_name="b")
+    ...     forget(db, "n")
+    ...     entries(db)
+    []
+    """
+    conn = _connect(Path(path), create=False)
+    try:
+        with conn:
+            conn.execute("DELETE FROM photos WHERE nonce = ?", (nonce,))
+    finally:
+        conn.close()

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 import imgprivacy as ip
+import imgprivacy.manifest
 from imgprivacy import data
 from imgprivacy.cli import main
 
@@ -226,8 +227,9 @@ def test_disk_full_and_memory_error_become_one_line(work, capsys, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(protect.data, "write_png", full)
-    refuse(capsys, ["protect", "--key", work / "my.key", "--no-manifest", work / "photos", "-o", work / "out"],
+    refuse(capsys, ["protect", "--key", work / "my.key", work / "photos", "-o", work / "out"],
            "the disk is full while writing", work / "photos")
+    assert ip.manifest.entries(ip.manifest.manifest_path(work / "my.key")) == []  # no row for an unwritten photo
     monkeypatch.setattr(protect.krtio, "protect_photo", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
     refuse(capsys, ["protect", "--key", work / "my.key", "--no-manifest", work / "photos", "-o", work / "out2"],
            "not enough memory to protect", work / "photos")
@@ -242,6 +244,24 @@ def test_key_file_problems(work, capsys, tmp_path):
     (tmp_path / "notakey").write_text("hello")
     refuse(capsys, ["protect", "--key", tmp_path / "notakey", work / "photos", "-o", work / "o2"], "does not hold a key", work)
     refuse(capsys, ["protect", "--key", work / "photos", work / "photos", "-o", work / "o2"], "not found", work)
+
+
+def test_unreadable_key_file(work, capsys, monkeypatch):
+    def denied(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(ip._prf, "read_key", denied)  # root reads any file: simulate mode 0000
+    refuse(capsys, ["protect", "--key", work / "my.key", work / "photos", "-o", work / "out"],
+           "cannot read key file", work)
+
+
+def test_re_encoded_depth_refused(work, capsys):
+    assert run("protect", "--key", work / "my.key", "--depth", "16", work / "photos" / "rocket.png", "-o", work / "out") == 0
+    loaded = data.read_image(work / "out" / "rocket.png")
+    (work / "eight").mkdir()
+    data.write_png(work / "eight" / "rocket.png", loaded.image, depth=8, text=dict(loaded.text))  # same metadata, 8 bits
+    refuse(capsys, ["recover", "--key", work / "my.key", work / "eight", "-o", work / "rec"],
+           "is stored at 8 bits but was protected at 16: it was re-encoded", work)
 
 
 def test_keygen_into_a_folder(tmp_path, capsys):

@@ -255,7 +255,13 @@ def cmd_protect(args) -> int:
                 db, nonce=meta.nonce, metadata=meta.to_json(), source_name=str(job.src), output_name=str(job.out),
                 pixels_sha256=krtio.pixels_sha256(data.to_uint(protected, depth=job.depth)),
             )
-        data.write_png(job.out, protected, depth=job.depth, text=meta.to_text(software=f"imgprivacy {__version__}"), overwrite=args.force)
+        try:
+            data.write_png(job.out, protected, depth=job.depth, text=meta.to_text(software=f"imgprivacy {__version__}"),
+                           overwrite=args.force)
+        except BaseException:  # disk full, an interrupt: the photo was not published, so it is not in the manifest
+            if db is not None:
+                manifest.forget(db, meta.nonce)
+            raise
 
     done, status = write_all(todo, "protect", protect_one)
     if status:
@@ -379,7 +385,7 @@ def cmd_recover(args) -> int:
                 except krtio.TagMismatch as exc:
                     raise CLIError(f"{show(src)}: refused, {exc}; nothing was written") from None
                 if meta.depth != header.depth:
-                    raise CLIError(f"{show(src)} is a {header.depth}-bit PNG but was protected at {meta.depth} bits: "
+                    raise CLIError(f"{show(src)} is stored at {header.depth} bits but was protected at {meta.depth}: "
                                    "it was re-encoded, and cannot be recovered exactly; use the file as first written")
         else:  # format 1: the key check value and the set's fingerprint, as format 1 always did
             if kcv is None:
