@@ -145,7 +145,7 @@ def test_protect_photo_recover_photo_and_refusals():
 
 
 # --------------------------------------------------------------------------- the safe-setting bounds
-@pytest.mark.parametrize(("depth", "source_depth"), [(8, 8), (16, 8)])
+@pytest.mark.parametrize(("depth", "source_depth"), [(8, 8), (16, 8), (16, 16)])
 def test_min_safe_alpha_recovers_within_one_level(depth, source_depth):
     """The bound holds for what krtio.recover really does, and just below it a level is lost."""
     rng = np.random.default_rng(5)
