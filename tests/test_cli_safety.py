@@ -336,3 +336,17 @@ def test_an_existing_output_of_another_photo_is_not_skipped(work, capsys):
     assert run("recover", "--key", work / "my.key", work / "out", "-o", work / "rec") == 0
     data.write_png(work / "rec" / "rocket.png", np.zeros((171, 256, 3), np.float32), overwrite=True)
     refuse(capsys, ["recover", "--key", work / "my.key", work / "out", "-o", work / "rec"], "differs from what recovery gives", work)
+
+
+def test_format1_file_with_a_tiny_alpha_refused_not_crashed(work, capsys, tmp_path):
+    """Format 1 accepted --alpha 1e-50; recovering such a file is refused in one line (nothing can come back)."""
+    vectors = ROOT / "tests" / "vectors" / "format1"
+    key = tmp_path / "test.key"
+    shutil.copy(vectors / "test.key", key)
+    key.chmod(0o600)
+    loaded = data.read_image(vectors / "protected8" / "rocket_crop.png")
+    meta = {**json.loads(loaded.text["imgprivacy"]), "alpha": 1e-50}
+    (tmp_path / "tiny").mkdir()
+    data.write_png(tmp_path / "tiny" / "rocket_crop.png", loaded.image, text={"imgprivacy": json.dumps(meta)})
+    refuse(capsys, ["recover", "--key", key, tmp_path / "tiny", "-o", tmp_path / "rec"],
+           "was protected with alpha 1e-50, too small for anything to be recovered", tmp_path)
