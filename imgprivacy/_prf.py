@@ -10,6 +10,9 @@ Format version 1 (fixed; later versions may add, never change):
   ``key`` of the 16-byte block ``id_tag (8) || domain (1) || j (3, big-endian)
   || i (4, big-endian)``, read as a 128-bit big-endian unsigned integer.
   Domain 0 selects overlays (``i = 0``), domain 1 shuffles blocks.
+* Format 2 adds domain 2 (``DOMAIN_DERIVE``): the key-derived overlay set,
+  ``PRF(key, b"imgprivacy/format2/overlay-set", 2, j, i)`` with ``j`` the
+  derived overlay and ``i`` the draw (:func:`imgprivacy.krtio.derived_overlays`).
 
 Key material is never printed, logged or put in an error message.
 """
@@ -32,6 +35,7 @@ __all__ = [
     "KEY_BYTES",
     "DOMAIN_SELECT",
     "DOMAIN_SHUFFLE",
+    "DOMAIN_DERIVE",
     "generate_key",
     "check_key",
     "write_key",
@@ -50,6 +54,7 @@ FORMAT_VERSION = 1
 KEY_BYTES = 16
 DOMAIN_SELECT = 0
 DOMAIN_SHUFFLE = 1
+DOMAIN_DERIVE = 2  # format 2: the key-derived overlay set (imgprivacy.krtio.derived_overlays)
 
 ImageId = Union[str, bytes]
 

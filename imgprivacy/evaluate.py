@@ -650,14 +650,15 @@ KNOWN_S_COLUMNS = ("alpha", "k", "block", "overlays_found", "all_found", "ssim_p
 
 
 def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), key=None, overlays=None,
-                        image_ids=None, limits=None, depth: int | None = 8, progress: bool = True,
-                        return_images: bool = False):
+                        attack_overlays=None, image_ids=None, limits=None, depth: int | None = 8,
+                        progress: bool = True, return_images: bool = False):
     """The known-S block attack (:func:`imgprivacy.attacks.known_overlay_attack`) over k-RTIO settings, scored.
 
     For each ``(alpha, k, block)`` the faces are protected with the user's
     ``key`` (:func:`imgprivacy.krtio.perturb_batch`), stored as the provider
     receives them (``depth``-bit PNG pixels), attacked with the overlay set
-    known, and shown to every target before and after the attack.
+    known (or with the provider's best guess of it, ``attack_overlays``), and
+    shown to every target before and after the attack.
 
     Parameters
     ----------
@@ -665,6 +666,14 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         As in :func:`sweep`.
     settings : sequence of (alpha, k, block)
         The k-RTIO settings attacked; the default is the paper's sweet spot.
+    attack_overlays : sequence of ndarray, optional
+        The set the provider attacks with, when it does not know the one the
+        photos were protected with (``overlays``): e.g. the public pool
+        against format 2's key-derived set
+        (:func:`imgprivacy.krtio.derived_overlays`).  Default: ``overlays``
+        itself, the known-S threat model.  When it is another set (by
+        fingerprint), ``overlays_found`` and ``all_found`` are NaN: its
+        indices do not name the protecting set's overlays.
     depth : {8, 16} or None, default 8
         Bits per sample of the protected photos the provider receives
         (``None``: the float photos, no storage).
@@ -677,7 +686,8 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         One row per setting and target, columns :data:`KNOWN_S_COLUMNS`:
         the setting; ``overlays_found`` (fraction of the chosen overlays
         the attack names) and ``all_found`` (fraction of photos with all k
-        named), checked against the key's true choice; mean SSIM to the
+        named), checked against the key's true choice (NaN when
+        ``attack_overlays`` is another set); mean SSIM to the
         clean faces before and after the attack; the target, its task, its
         rate on the protected and on the attacked photos, the images it saw
         (``n``) and the seconds the attack took for the setting.
@@ -705,6 +715,8 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
     labels = check_labels(labels, len(stack), required=any(task == "recognition" for _, task in named.values()))
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
     S = krtio.resolve_overlays(overlays)
+    guess = S if attack_overlays is None else krtio.resolve_overlays(attack_overlays)
+    known = guess is S or data.overlay_fingerprint(guess) == data.overlay_fingerprint(S)
     ids = _check_ids(image_ids, len(stack))
     limits = _check_limits(limits, list(named), len(stack))
     if depth is not None:
@@ -714,7 +726,8 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         if not (isinstance(setting, (tuple, list)) and len(setting) == 3):
             raise TypeError(f"settings[{i}] must be an (alpha, k, block) triple such as (0.45, 3, 8), got {_short(setting)}")
         a, k, b = setting
-        cells.append((check_alpha(a, f"settings[{i}] alpha"), check_int(k, f"settings[{i}] k", minimum=1, maximum=len(S)),
+        cells.append((check_alpha(a, f"settings[{i}] alpha"),
+                      check_int(k, f"settings[{i}] k", minimum=1, maximum=min(len(S), len(guess))),
                       check_int(b, f"settings[{i}] block", minimum=1)))
     rows, shown = [], {}
     for alpha, k, block in _bar(cells, desc="known-S attack", progress=progress):
@@ -723,14 +736,14 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         if depth is not None:
             protected = np.stack([_store(p, depth) for p in protected])
         start = time.perf_counter()
-        result = attacks.known_overlay_attack(protected, S, alpha=alpha, k=k, block=block)
+        result = attacks.known_overlay_attack(protected, guess, alpha=alpha, k=k, block=block)
         seconds = time.perf_counter() - start
         truth = [set(krtio.select_overlays(key, i, k=k, m=len(S))) for i in ids]
         found = [set(np.asarray(sel).tolist()) for sel in np.asarray(result.selection).reshape(len(stack), k)]
         common = {
             "alpha": alpha, "k": k, "block": block,
-            "overlays_found": float(np.mean([len(f & t) / k for f, t in zip(found, truth)])),
-            "all_found": float(np.mean([f == t for f, t in zip(found, truth)])),
+            "overlays_found": float(np.mean([len(f & t) / k for f, t in zip(found, truth)])) if known else np.nan,
+            "all_found": float(np.mean([f == t for f, t in zip(found, truth)])) if known else np.nan,
             "ssim_protected": float(np.mean([metrics.ssim(a, b) for a, b in zip(stack, protected)])),
             "ssim_attacked": float(np.mean([metrics.ssim(a, b) for a, b in zip(stack, result.recovered)])),
         }

@@ -40,6 +40,7 @@ LAYERS = {
     "imgprivacy.metrics": 1,
     "imgprivacy.krtio": 1,
     "imgprivacy.attacks": 1,
+    "imgprivacy.manifest": 1,
     "imgprivacy.models": 2,
     "imgprivacy.uep": 2,
     "imgprivacy.targets": 2,

@@ -390,6 +390,30 @@ def test_known_overlay_sweep_table(tiny):
     assert again.drop(columns="seconds").equals(table.drop(columns="seconds"))  # deterministic
 
 
+def test_known_overlay_sweep_attacks_with_another_set(tiny):
+    X, y, S, _ = tiny
+    rng = np.random.default_rng(1)
+    guess = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(3)]  # the provider does not know S
+    settings = [(0.5, 2, 4)]
+    table, shown = E.known_overlay_sweep(X, y, {"smooth": Smooth()}, settings=settings, overlays=S,
+                                         attack_overlays=guess, progress=False, return_images=True)
+    protected, attacked = shown[0.5, 2, 4]
+    ids = [f"face-{i}" for i in range(len(X))]
+    expected = ip.krtio.perturb_batch(X, E.EVALUATION_KEY, image_ids=ids, overlays=S, k=2, alpha=0.5, block=4, progress=False)
+    np.testing.assert_array_equal(protected, np.stack([ip.data.to_float(ip.data.to_uint(p)) for p in expected]))
+    np.testing.assert_array_equal(attacked, ip.attacks.known_overlay_attack(protected, guess, alpha=0.5, k=2, block=4).recovered)
+    assert table[["overlays_found", "all_found"]].isna().all().all()  # indices into another set name nothing
+    known = E.known_overlay_sweep(X, y, {"smooth": Smooth()}, settings=settings, overlays=S, progress=False)
+    assert not known[["overlays_found", "all_found"]].isna().any().any()
+    assert (table.ssim_attacked < known.ssim_attacked).all()  # the wrong set undoes less
+    # the same set given again (a copy, equal by fingerprint) is the known-S attack
+    same = E.known_overlay_sweep(X, y, {"smooth": Smooth()}, settings=settings, overlays=S,
+                                 attack_overlays=[s.copy() for s in S], progress=False)
+    assert same.drop(columns="seconds").equals(known.drop(columns="seconds"))
+    with pytest.raises(ValueError, match=r"settings\[0\] k must be in \[1, 3\], got 4"):
+        E.known_overlay_sweep(X, y, {"smooth": Smooth()}, settings=[(0.5, 4, 4)], overlays=S, attack_overlays=guess)
+
+
 def test_known_overlay_sweep_refuses_bad_settings(tiny):
     X, y, S, _ = tiny
     with pytest.raises(TypeError, match=r"settings\[0\] must be an \(alpha, k, block\) triple"):
