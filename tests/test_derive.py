@@ -186,6 +186,13 @@ def test_shapes_dtypes_range_and_names(pool, derived):
         assert lum.std() >= 0.035  # the flatness rule (0.04 on every 4th pixel)
 
 
+def test_the_derived_set_never_prints_its_fingerprint(derived):
+    # the fingerprint comes from the key: in a log or a traceback it would link all of the key's photos
+    assert derived.fingerprint[:16] not in repr(derived) and repr(derived) == f"OverlaySet(source='derived', m={len(derived)})"
+    public = ip.data.overlay_set()
+    assert public.fingerprint[:16] in repr(public)  # the public set's is public
+
+
 def test_draws_cover_every_choice():
     seen = {"source": set(), "transform": set(), "order": set(), "invert": set()}
     for s in range(48):

@@ -132,6 +132,8 @@ class OverlaySet(Sequence):
         return hash((self.fingerprint, self.names))
 
     def __repr__(self) -> str:
+        if self.source == "derived":  # its fingerprint comes from the key: printed, it would link the key's photos
+            return f"OverlaySet(source='derived', m={len(self)})"
         return f"OverlaySet(source={self.source!r}, m={len(self)}, fingerprint={self.fingerprint[:16]}...)"
 
 
