@@ -188,7 +188,8 @@ def test_shapes_dtypes_range_and_names(pool, derived):
 
 def test_the_derived_set_never_prints_its_fingerprint(derived):
     # the fingerprint comes from the key: in a log or a traceback it would link all of the key's photos
-    assert derived.fingerprint[:16] not in repr(derived) and repr(derived) == f"OverlaySet(source='derived', m={len(derived)})"
+    assert derived.fingerprint[:16] not in repr(derived)
+    assert repr(derived) == f"OverlaySet(source='derived', m={len(derived)})"
     public = ip.data.overlay_set()
     assert public.fingerprint[:16] in repr(public)  # the public set's is public
 
