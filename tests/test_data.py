@@ -373,6 +373,22 @@ def test_overlay_set_keeps_8_bit_images_compactly_and_reads_them_back_exactly(rn
         D.OverlaySet((np.zeros((2, 2, 3), np.uint8),), ("u8",), "x", "toy")  # integers are refused, not guessed
 
 
+def test_dihedral_set_turns_every_image_8_ways_when_read(rng):
+    a = D.to_float(rng.integers(0, 256, (3, 5, 3)).astype(np.uint8))
+    b = D.to_float(rng.integers(0, 256, (4, 4, 3)).astype(np.uint8))
+    S = D.OverlaySet((a, b), ("a", "b"), D.overlay_fingerprint([a, b]), "toy")
+    turned = D.dihedral_set(S)
+    assert len(turned) == 16 and turned.names[:2] == ("a/0", "a/1") and turned.source == "dihedral(toy)"
+    assert np.array_equal(turned[0], a) and np.array_equal(turned[1], np.rot90(a)) and turned[1].shape == (5, 3, 3)
+    assert np.array_equal(turned[6], np.rot90(a, 2)[:, ::-1]) and np.array_equal(turned[12], b[:, ::-1])
+    eight = {turned[8 + d].tobytes() for d in range(8)}
+    assert len(eight) == 8  # a random square image has 8 different variants: none is repeated or left out
+    assert turned.images.nbytes == 0 and turned.fingerprint == D.overlay_fingerprint(list(turned))
+    assert not turned[3].flags.writeable and turned[3].flags.c_contiguous
+    with pytest.raises(TypeError, match="must be an OverlaySet"):
+        D.dihedral_set([a, b])
+
+
 def test_overlay_fingerprint_definition():
     a = np.array([[[0.0, 0.5, 1.0]]], np.float32)
     b = np.zeros((2, 1), np.float32)

@@ -11,7 +11,8 @@ Three groups of helpers feed the rest of the package:
   face-free images that k-RTIO mixes into photos: a default set of 30
   images built from pictures bundled inside scikit-image and scikit-learn
   (no download), or every image of a folder.  :func:`overlay_fingerprint`
-  identifies a set by its pixels.
+  identifies a set by its pixels; :func:`dihedral_set` gives every flip and
+  rotation of a set's images (made when read).
 * **Conversion and storage** -- :func:`to_float` / :func:`to_uint` are the
   only doors between 8/16-bit integers and canonical float images;
   :func:`read_image` / :func:`write_png` read any image Pillow opens and
@@ -28,13 +29,14 @@ from __future__ import annotations
 from ._convert import to_float, to_uint
 from ._faces import FaceSet, load_faces
 from ._images import LOSSLESS_SUFFIXES, LoadedImage, read_image, storage_roundtrip, write_png
-from ._overlays import OverlaySet, overlay_fingerprint, overlay_set
+from ._overlays import OverlaySet, dihedral_set, overlay_fingerprint, overlay_set
 
 __all__ = [
     "LOSSLESS_SUFFIXES",
     "FaceSet",
     "LoadedImage",
     "OverlaySet",
+    "dihedral_set",
     "load_faces",
     "overlay_fingerprint",
     "overlay_set",

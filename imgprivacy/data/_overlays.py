@@ -155,28 +155,76 @@ def _pack(image: object, index: int) -> np.ndarray:
 
 
 class _Images(Sequence):
-    """The images of an :class:`OverlaySet` as stored by :func:`_pack`, read as float32 on access."""
+    """The images of an :class:`OverlaySet` as stored by :func:`_pack` (or made by ``make``), read as float32."""
 
-    __slots__ = ("_stored",)
+    __slots__ = ("_stored", "_make")
 
-    def __init__(self, stored) -> None:
+    def __init__(self, stored, make=None) -> None:
         self._stored = tuple(stored)
+        self._make = _unpack if make is None else make
 
     def __len__(self) -> int:
         return len(self._stored)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return tuple(_unpack(s) for s in self._stored[index])
-        return _unpack(self._stored[index])
+            return tuple(self._make(s) for s in self._stored[index])
+        return self._make(self._stored[index])
 
     def __iter__(self):
-        return (_unpack(s) for s in self._stored)
+        return (self._make(s) for s in self._stored)
 
     @property
     def nbytes(self) -> int:
-        """Bytes the stored pixels take."""
-        return sum(s.nbytes for s in self._stored)
+        """Bytes the stored pixels take (0 for images made when read)."""
+        return sum(getattr(s, "nbytes", 0) for s in self._stored)
+
+
+def dihedral_set(overlays: OverlaySet) -> OverlaySet:
+    """The 8 flips and rotations of every image of a set, made when read: a guess at a set derived from it.
+
+    Format 2's key-derived overlay set (:func:`imgprivacy.krtio.derived_overlays`)
+    turns each public image by one of these 8, among other keyed choices; a
+    provider who knows the public pool but not the key can attack with all of
+    them as ``S`` (8 times the candidates, and the attack's time).  The
+    images are made from ``overlays`` each time they are read, so the set
+    takes no memory of its own (240 images of the bundled set would take
+    800 MB as float32).
+
+    Parameters
+    ----------
+    overlays : OverlaySet
+        The public images, e.g. :func:`overlay_set`.
+
+    Returns
+    -------
+    OverlaySet
+        ``8 * len(overlays)`` images: for each image in turn, variant ``d = 0
+        .. 7`` is ``numpy.rot90(image, d % 4)``, mirrored left to right when
+        ``d >= 4``; named ``"name/d"``, source ``"dihedral(...)"``.
+
+    Examples
+    --------
+    >>> img = np.arange(6, dtype=np.float32).reshape(1, 2, 3) / 5
+    >>> S = OverlaySet((img,), ("tiny",), overlay_fingerprint([img]), "toy")
+    >>> D = dihedral_set(S)
+    >>> len(D), D.names[1], D[1].shape, bool((D[4] == img[:, ::-1]).all())
+    (8, 'tiny/1', (2, 1, 3), True)
+    """
+    if not isinstance(overlays, OverlaySet):
+        raise TypeError(f"overlays must be an OverlaySet (imgprivacy.data.overlay_set()), got {type(overlays).__name__}")
+    base = overlays.images
+
+    def make(entry: tuple[int, int]) -> np.ndarray:
+        i, d = entry
+        turned = np.rot90(base[i], d % 4)
+        out = np.ascontiguousarray(turned[:, ::-1] if d >= 4 else turned)
+        out.setflags(write=False)
+        return out
+
+    images = _Images([(i, d) for i in range(len(base)) for d in range(8)], make)
+    names = tuple(f"{name}/{d}" for name in overlays.names for d in range(8))
+    return OverlaySet(images, names, overlay_fingerprint(images), f"dihedral({overlays.source})")
 
 
 def _unpack(stored: np.ndarray) -> np.ndarray:
