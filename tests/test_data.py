@@ -763,7 +763,7 @@ def test_read_image_errors(tmp_path):
 
 def test_public_api():
     assert set(D.__all__) == {
-        "FaceSet", "LOSSLESS_SUFFIXES", "LoadedImage", "OverlaySet", "load_faces", "overlay_fingerprint",
-        "overlay_set", "read_image", "storage_roundtrip", "to_float", "to_uint", "write_png",
+        "FaceSet", "LOSSLESS_SUFFIXES", "LoadedImage", "OverlaySet", "dihedral_set", "load_faces",
+        "overlay_fingerprint", "overlay_set", "read_image", "storage_roundtrip", "to_float", "to_uint", "write_png",
     }
     assert D.LOSSLESS_SUFFIXES == (".png",)
