@@ -117,7 +117,9 @@ class PreparedOverlays:
         if cached is not None:
             return cached
         (gh, gw), (bh, bw) = self.grid, self.block
-        ov = _as_overlay(self.overlays[index], index)
+        ov = self.overlays[index]
+        if _is_overlay_set(self.overlays):  # a tuple was checked in __init__; an OverlaySet's shape is checked here
+            ov = _as_overlay(ov, index)
         fitted = resize(ov if ov.ndim == 3 else ov[..., None], (gh * bh, gw * bw))
         if fitted.shape[2] != self.channels:
             if self.channels == 1:
