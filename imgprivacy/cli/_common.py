@@ -283,7 +283,4 @@ def public_pool(folder: str | None) -> data.OverlaySet:
 
 def derived_overlays(key: bytes, pool: data.OverlaySet) -> data.OverlaySet:
     """The key-derived private overlay set (``krtio.derived_overlays``) from ``pool``."""
-    derive = getattr(krtio, "derived_overlays", None)
-    if derive is None:
-        raise CLIError("this imgprivacy has no key-derived overlay set (krtio.derived_overlays); pass --overlays DIR")
-    return derive(key, pool=pool)
+    return krtio.derived_overlays(key, pool=pool)

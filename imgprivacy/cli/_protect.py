@@ -282,7 +282,7 @@ class _RecoverJob:
     skip: bool = False
 
 
-def _by_hand(args, header: Header, src: Path, db: Path | None):
+def _by_hand(args, header: Header, src: Path, db: Path | None, pool):
     """Settings of a file without metadata: from the manifest (by its pixels' hash), else from the flags."""
     if db is not None and db.is_file():
         loaded = decode(src, args.max_pixels)
@@ -304,8 +304,9 @@ def _by_hand(args, header: Header, src: Path, db: Path | None):
     depth = args.depth or 8
     if args.format == 1:
         return krtio.Format1Metadata(args.id, args.alpha, args.k, tuple(args.block), "", 0, header.depth, depth, ""), False
-    kind, pool = ("own", None) if args.overlays else ("derived", public_pool(args.pool).fingerprint)
-    meta = krtio.Format2Metadata(args.id, args.alpha, args.k, tuple(args.block), header.depth, depth, header.shape, kind, pool)
+    kind, fingerprint = ("own", None) if args.overlays else ("derived", pool().fingerprint)
+    meta = krtio.Format2Metadata(args.id, args.alpha, args.k, tuple(args.block), header.depth, depth, header.shape, kind,
+                                 fingerprint)
     return meta, False
 
 
@@ -342,6 +343,11 @@ def cmd_recover(args) -> int:
     db = None if args.no_manifest else manifest.manifest_path(args.key)
     cache: dict = {}
 
+    def pool() -> data.OverlaySet:  # read once: a --pool folder is decoded image by image
+        if "pool" not in cache:
+            cache["pool"] = public_pool(args.pool)
+        return cache["pool"]
+
     def sets(meta):
         if isinstance(meta, krtio.Format1Metadata) or meta.overlays == "own":
             name = args.overlays or "default"
@@ -349,7 +355,7 @@ def cmd_recover(args) -> int:
                 cache[name] = own_overlays(args.overlays) if args.overlays else public_pool(None)
             return cache[name]
         if "derived" not in cache:
-            cache["derived"] = derived_overlays(key, public_pool(args.pool))
+            cache["derived"] = derived_overlays(key, pool())
         return cache["derived"]
 
     kcv = None
@@ -363,7 +369,7 @@ def cmd_recover(args) -> int:
             raise CLIError(f"{show(src)}: {exc}; nothing was written") from None
         verified = True
         if meta is None:
-            meta, verified = _by_hand(args, header, src, db)
+            meta, verified = _by_hand(args, header, src, db, pool)
         else:
             _check_against_flags(args, meta, src)
         if isinstance(meta, krtio.Format2Metadata):
@@ -371,11 +377,11 @@ def cmd_recover(args) -> int:
                 raise CLIError(f"{show(src)} was protected with an overlay folder of your own; pass it with --overlays DIR")
             if meta.overlays == "derived" and args.overlays:
                 raise CLIError(f"{show(src)} was protected with the overlay set derived from your key; leave --overlays out")
-            if meta.overlays == "derived" and meta.pool != public_pool(args.pool).fingerprint:
+            if meta.overlays == "derived" and meta.pool != pool().fingerprint:
                 raise CLIError(
                     f"{show(src)} was protected from the public pool {meta.pool[:12]}..., but "
                     f"{'--pool ' + repr(args.pool) if args.pool else 'the bundled images here'} have fingerprint "
-                    f"{public_pool(args.pool).fingerprint[:12]}...; pass --pool DIR with a copy saved by `imgprivacy overlays --export`"
+                    f"{pool().fingerprint[:12]}...; pass --pool DIR with a copy saved by `imgprivacy overlays --export`"
                 )
             the_set = sets(meta)
             if verified:
