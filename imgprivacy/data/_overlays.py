@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._memory import release_free_memory
 from .._validation import check_image
 from ._convert import to_float, to_uint
 from ._images import pil_pixels
@@ -340,12 +341,22 @@ def _default_overlay_set() -> OverlaySet:
                 )
             img = img[r0:r1, c0:c1]
             names.append(f"{base}[{r0}:{r1},{c0}:{c1}]")
+        if img.dtype == np.uint8 and (img.ndim == 2 or img.shape[2] == 3):
+            # 8-bit RGB or grey: stored as it is (grey repeated), with no float copy on the way
+            # (the float path below gives the same bytes, at up to 100 MB of temporaries for the retina)
+            rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else np.array(img, order="C")
+            rgb.setflags(write=False)
+            images.append(rgb)
+            continue
         # snapped to the 8-bit grid (only the composited logo is off it), so that the set
         # saved as 8-bit PNGs (`imgprivacy overlays export`) loads back with the same fingerprint;
         # packed one at a time (uint8), so that the float32 set never exists whole in memory
         images.append(_pack(to_float(to_uint(_to_rgb(to_float(img)))), len(images)))
     images = _Images(images)
-    return OverlaySet(images, tuple(names), overlay_fingerprint(images), "default")
+    result = OverlaySet(images, tuple(names), overlay_fingerprint(images), "default")
+    del bundled
+    release_free_memory()  # the decoded pictures and their temporaries (about 40 MB a kernel kept)
+    return result
 
 
 def overlay_set(source: str | os.PathLike = "default") -> OverlaySet:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._memory import release_free_memory
 from .._validation import _short, check_int, check_labels
 from ._torch import eval_mode, model_device, pick_device, to_tensor, torch_threads
 
@@ -322,4 +323,5 @@ def train(
             bar.set_postfix(postfix, refresh=False)
         bar.close()
     model.eval()
+    release_free_memory()  # the batches' and gradients' temporaries: a notebook kernel would keep them
     return TrainHistory(tuple(losses), tuple(accs), tuple(val_accs), time.perf_counter() - start, str(dev), n_threads)
