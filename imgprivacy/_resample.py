@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Resampler", "resize", "resize_reference"]
+__all__ = ["Resampler", "clip01", "resize", "resize_reference"]
 
-_STRIP_BYTES = 1 << 17  # float64 bytes of one strip buffer (about L2-sized; the result does not depend on it)
+_STRIP_BYTES = 1 << 19  # float64 bytes of one strip buffer (about L2-sized; the result does not depend on it)
 
 
 # --------------------------------------------------------------------------- the specification
@@ -118,7 +118,12 @@ class Resampler:
       starting its accumulation from the carried row, so every ``cum[j]`` is
       the same sequence of additions as the whole-axis sum;
     * clipping to [0, 1] commutes with the (monotonic, round-to-nearest)
-      cast to float32, so it is done after the cast, in float32.
+      cast to float32, so it is done after the cast, in float32; it is
+      skipped when no axis shrinks, where it provably changes nothing for
+      an image in [0, 1]: ``w`` is in [0, 1), ``1 - w`` rounds so that
+      ``fl(fl(1 - w) + w) <= 1``, and rounding is monotonic, so
+      ``fl(fl(a * (1 - w)) + fl(b * w))`` lies in [0, 1] for ``a, b`` in
+      [0, 1], after either pass.
 
     No reduction, matrix product or fused multiply-add is used, so neither
     the BLAS, the SIMD width nor the thread count can change a bit.  The
@@ -163,6 +168,8 @@ class Resampler:
                           (nxt[:, None] * c + within).ravel(), scale)
         else:
             self._cols = ("same",)
+        # growing or copying both axes of an image in [0, 1] gives values in [0, 1] (see the Notes)
+        self.needs_clip = "shrink" in (self._rows[0], self._cols[0])
 
     def default_rows(self) -> int:
         """Output rows per strip that keep one float64 buffer near ``_STRIP_BYTES``."""
@@ -177,17 +184,24 @@ class Resampler:
         order.  Strips that start late give the same bits: a shrinking row
         axis first sums the rows above, in order.
         """
+        for y0, y1, g in self.raw_strips(rows, start, stop):
+            out = np.empty((y1 - y0, self.out_w, self.channels), dtype=np.float32)
+            np.copyto(out, g, casting="same_kind")
+            if self.needs_clip:
+                clip01(out)
+            yield y0, y1, out[..., 0] if self.squeeze else out
+
+    def raw_strips(self, rows: int | None = None, start: int = 0, stop: int | None = None):
+        """As :meth:`strips`, but ``part`` is the float64 result before the cast and the clipping,
+        of shape (y1 - y0, W, C), valid until the next step: cast it to float32, then
+        :func:`clip01` it (in that order or the other: the same bits)."""
         rows = self.default_rows() if rows is None else max(1, int(rows))
         stop = self.out_h if stop is None else min(int(stop), self.out_h)
         carry = None
         for y0 in range(int(start), stop, rows):
             y1 = min(y0 + rows, stop)
             t, carry = self._row_pass(y0, y1, carry)
-            g = self._column_pass(t)
-            out = np.empty((y1 - y0, self.out_w, self.channels), dtype=np.float32)
-            np.copyto(out, g, casting="same_kind")
-            np.clip(out, 0.0, 1.0, out=out)  # after the cast: the same bits as before it
-            yield y0, y1, out[..., 0] if self.squeeze else out
+            yield y0, y1, self._column_pass(t)
 
     def _row_pass(self, y0: int, y1: int, carry):
         x, kind = self.x, self._rows[0]
@@ -246,6 +260,19 @@ class Resampler:
         g = np.subtract(integral[:, 1:], integral[:, :-1])
         g *= scale
         return g
+
+
+def clip01(a: np.ndarray) -> np.ndarray:
+    """Clip ``a`` to [0, 1] in place (what ``np.clip(a, 0, 1, out=a)`` does, faster) and return it.
+
+    Examples
+    --------
+    >>> clip01(np.array([-0.5, 0.25, 2.0], dtype=np.float32)).tolist()
+    [0.0, 0.25, 1.0]
+    """
+    np.minimum(a, 1.0, out=a)
+    np.maximum(a, 0.0, out=a)
+    return a
 
 
 def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

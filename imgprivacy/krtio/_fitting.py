@@ -9,7 +9,7 @@ from typing import Callable, Hashable
 
 import numpy as np
 
-from .._resample import Resampler
+from .._resample import Resampler, clip01
 from ._workers import worker_pool, worker_threads
 
 LUMA = (0.2125, 0.7154, 0.0721)
@@ -104,12 +104,13 @@ class FittedStore:
 
 
 def block_strips(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], channels: int,
-                 first: int = 0, stop: int | None = None):
+                 first: int = 0, stop: int | None = None, out: np.ndarray | None = None):
     """Yield ``(r0, r1, blocks)``: block rows ``r0:r1`` of ``ov`` fitted to the padded grid.
 
-    ``blocks`` is a new float32 array of shape ((r1 - r0) * gw, bh * bw * c),
+    ``blocks`` is a float32 array of shape ((r1 - r0) * gw, bh * bw * c),
     one row per block (row-major), its pixels in (bh, bw, c) order: the rows
-    ``r0 * gw : r1 * gw`` of :meth:`PreparedOverlays.blocks`.  The values are
+    ``r0 * gw : r1 * gw`` of :meth:`PreparedOverlays.blocks`, written there
+    in ``out`` if given (else a new array each step).  The values are
     format 1's: :func:`imgprivacy._resample.resize` to (gh * bh, gw * bw),
     then the luminance (``channels == 1`` from RGB, in float64 as the
     specification says) or the grey repeated (``channels == 3`` from grey).
@@ -119,19 +120,23 @@ def block_strips(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], 
     stop = gh if stop is None else stop
     resampler = Resampler(ov if ov.ndim == 3 else ov[..., None], (gh * bh, gw * bw))
     step = max(1, resampler.default_rows() // bh)
-    for y0, y1, fitted in resampler.strips(rows=step * bh, start=first * bh, stop=stop * bh):
+    for y0, y1, raw in resampler.raw_strips(rows=step * bh, start=first * bh, stop=stop * bh):
         r0, r1 = y0 // bh, y1 // bh
-        if fitted.shape[2] != channels:
+        dest = np.empty(((r1 - r0) * gw, bh * bw * channels), dtype=np.float32) if out is None else out[r0 * gw : r1 * gw]
+        if raw.shape[2] == channels:  # cast and rearranged in one pass, then clipped: the same bits as resize
+            np.copyto(dest.reshape(r1 - r0, gw, bh, bw, channels),
+                      raw.reshape(r1 - r0, bh, gw, bw, channels).transpose(0, 2, 1, 3, 4), casting="same_kind")
+        else:
+            fitted = clip01(raw.astype(np.float32))
             if channels == 1:
                 f64 = fitted.astype(np.float64)
                 grey = f64[..., 0] * LUMA[0] + f64[..., 1] * LUMA[1] + f64[..., 2] * LUMA[2]
-                fitted = np.clip(grey, 0.0, 1.0).astype(np.float32)[..., None]
+                fitted = grey.astype(np.float32)[..., None]
             else:
                 fitted = np.broadcast_to(fitted, fitted.shape[:2] + (3,))
-        out = np.empty(((r1 - r0) * gw, bh * bw * channels), dtype=np.float32)
-        out.reshape(r1 - r0, gw, bh, bw, channels)[...] = fitted.reshape(r1 - r0, bh, gw, bw, channels).transpose(
-            0, 2, 1, 3, 4)
-        yield r0, r1, out
+            dest.reshape(r1 - r0, gw, bh, bw, channels)[...] = fitted.reshape(r1 - r0, bh, gw, bw, channels).transpose(
+                0, 2, 1, 3, 4)
+        yield r0, r1, clip01(dest) if resampler.needs_clip or raw.shape[2] != channels else dest
 
 
 def in_halves(grid_rows: int, work: Callable[[int, int], None]) -> None:
@@ -160,8 +165,8 @@ def fit_blocks(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], ch
     out = np.empty((gh * gw, bh * bw * channels), dtype=np.float32)
 
     def work(first, stop):
-        for r0, r1, blocks in block_strips(ov, grid, block, channels, first, stop):
-            out[r0 * gw : r1 * gw] = blocks
+        for _ in block_strips(ov, grid, block, channels, first, stop, out=out):
+            pass
 
     in_halves(gh, work)
     out.setflags(write=False)
