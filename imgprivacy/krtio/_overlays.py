@@ -311,7 +311,8 @@ def start_scaling(colour: np.ndarray, alpha: np.float32, forward: bool, check: t
 
 
 def prepare_overlays(
-    overlays: Iterable[np.ndarray] | PreparedOverlays, shape: tuple[int, ...], *, block: int | tuple[int, int] = 8
+    overlays: Iterable[np.ndarray] | PreparedOverlays, shape: tuple[int, ...], *, block: int | tuple[int, int] = 8,
+    max_bytes: int | None = None,
 ) -> PreparedOverlays:
     """Fit an overlay set to one image geometry once, for many photos of that shape.
 
@@ -325,6 +326,9 @@ def prepare_overlays(
         Image shape (H, W) or (H, W, C).
     block : int or (int, int), default 8
         Block side(s) in pixels.
+    max_bytes : int, optional
+        Bound of the fitted overlays kept, as in :class:`PreparedOverlays`
+        (a new preparation only).
 
     Returns
     -------
@@ -343,7 +347,7 @@ def prepare_overlays(
     bpair = check_block(block)
     if isinstance(overlays, PreparedOverlays) and overlays.matches(shape, bpair):
         return overlays
-    return PreparedOverlays(overlays, shape, block=bpair)
+    return PreparedOverlays(overlays, shape, block=bpair, max_bytes=max_bytes)
 
 
 def resolve_overlays(overlays: Sequence[np.ndarray] | PreparedOverlays | None) -> Sequence[np.ndarray]:
