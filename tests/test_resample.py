@@ -177,3 +177,19 @@ def test_streamed_mixing_gives_the_bits_of_the_held_overlays(shape):
         r = krtio.recover(y, KEY, image_id="s", overlays=prep, block=(3, 4))
         assert np.array_equal(r, krtio.recover(y, KEY, image_id="s", overlays=held, block=(3, 4)))
     assert streamed.cached_indices() == [] and len(part.cached_indices()) == 1
+
+
+@pytest.mark.parametrize("shape", [(61, 93, 3), (200, 150), (1030, 40, 3)])
+def test_default_set_fitted_as_specified(shape):
+    """The bundled overlays (8-bit values, exact 0 and 1; one of them 1411 x 1411, shrunk) fit as the specification says."""
+    from imgprivacy.data import overlay_set
+
+    S = overlay_set()
+    prep = krtio.PreparedOverlays(S, shape, block=(4, 5))
+    gh, gw = prep.grid
+    for index in (2, 7, 10, 12):
+        want = _frozen_spec(S[index], (gh * 4, gw * 5))
+        if prep.channels == 1:
+            f = want.astype(np.float64)
+            want = np.clip(f[..., 0] * 0.2125 + f[..., 1] * 0.7154 + f[..., 2] * 0.0721, 0, 1).astype(np.float32)[..., None]
+        assert np.array_equal(prep.fitted(index), want)
