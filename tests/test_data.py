@@ -255,6 +255,24 @@ def test_to_uint_rounds_half_to_even():
     assert D.to_uint(np.array([0.5, 1.5]) / 65535, depth=16).tolist() == [0, 2]
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+def test_to_uint_in_chunks_has_the_bits_of_one_float64_pass(monkeypatch, depth):
+    """Chunked (no full-size float64 copy): rint(float64(x) * scale) exactly, near every rounding tie too."""
+    from imgprivacy.data import _convert
+
+    scale = 255 if depth == 8 else 65535
+    ties = ((np.arange(0, scale) + 0.5) / scale).astype(np.float32)
+    x = np.concatenate([ties, np.nextafter(ties, np.float32(2)), np.nextafter(ties, np.float32(-1)),
+                        np.random.default_rng(0).random(5000, dtype=np.float32)])
+    x = np.clip(x, 0, 1).reshape(-1, 5)[:, ::2].T  # not contiguous
+    want = np.rint(x.astype(np.float64) * scale).astype(np.uint8 if depth == 8 else np.uint16)
+    for chunk in (7, 1 << 16):
+        monkeypatch.setattr(_convert, "_CHUNK", chunk)
+        assert np.array_equal(D.to_uint(x, depth=depth), want)
+    with pytest.raises(ValueError, match=r"got range \[0, 2\]"):  # in the last chunk; the range of the whole image
+        D.to_uint(np.concatenate([[0.0], x.ravel(), [2.0]]).astype(np.float32), depth=depth)
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint32, np.complex64])
 def test_to_float_refuses_unknown_ranges(dtype):
     match = rf"dtype uint8, uint16, bool or float in \[0, 1\], got dtype {np.dtype(dtype)}"

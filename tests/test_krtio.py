@@ -301,7 +301,8 @@ def test_prepared_overlays_reused_and_replaced_when_geometry_differs(rng, overla
     img = rng.random((64, 64), dtype=np.float32)
     a = krtio.perturb(img, KEY, image_id="x", overlays=prep)
     assert np.array_equal(a, krtio.perturb(img, KEY, image_id="x", overlays=overlays))
-    assert len(prep._cache) == 3  # only the chosen overlays were fitted
+    chosen = krtio.plan(KEY, "x", k=3, m=prep.m, b=prep.b).selection
+    assert sorted(prep.cached_indices()) == sorted(chosen)  # only the chosen overlays were fitted
     other = rng.random((30, 20, 3), dtype=np.float32)
     b = krtio.perturb(other, KEY, image_id="x", overlays=prep, block=4)
     assert np.array_equal(b, krtio.perturb(other, KEY, image_id="x", overlays=overlays, block=4))

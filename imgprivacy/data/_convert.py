@@ -6,6 +6,8 @@ import numpy as np
 
 from .._validation import check_depth, check_range_01
 
+_CHUNK = 1 << 16  # samples scaled at a time by to_uint (the result does not depend on it)
+
 
 def to_float(image: np.ndarray) -> np.ndarray:
     """Convert an image (or a stack) to canonical float32 in [0, 1].
@@ -67,7 +69,10 @@ def to_uint(image: np.ndarray, *, depth: int = 8) -> np.ndarray:
     Returns
     -------
     ndarray, uint8 or uint16, same shape
-        ``np.rint(image * scale)`` computed in float64 (round half to even).
+        ``np.rint(image * scale)`` computed in float64 (round half to even),
+        in chunks of ``_CHUNK`` samples (no full-size float64 copy; each
+        value is the same single product and rounding, so the bits do not
+        depend on the chunk size).
         ``to_uint(to_float(v), depth=d) == v`` for every ``d``-bit value.
 
     Raises
@@ -92,10 +97,16 @@ def to_uint(image: np.ndarray, *, depth: int = 8) -> np.ndarray:
             f"image must be a floating-point image in [0, 1], got dtype {image.dtype}; "
             "integer images are already quantised (use to_float to convert them)"
         )
-    check_range_01(image, "image")
-    scale = 255.0 if depth == 8 else 65535.0
-    out_dtype = np.uint8 if depth == 8 else np.uint16
-    x = image.astype(np.float64)  # scaled and rounded in place: one float64 copy, the same bits
-    x *= scale
-    np.rint(x, out=x)
-    return x.astype(out_dtype)
+    scale = np.float64(255.0 if depth == 8 else 65535.0)
+    out = np.empty(image.shape, dtype=np.uint8 if depth == 8 else np.uint16)
+    flat, dest = np.ascontiguousarray(image).reshape(-1), out.reshape(-1)
+    buf = np.empty(min(_CHUNK, flat.size), dtype=np.float64)
+    for i in range(0, flat.size, _CHUNK):  # in cache-sized chunks: float64 products, rounded, then stored
+        part = flat[i : i + _CHUNK]
+        if not (np.min(part) >= 0.0 and np.max(part) <= 1.0):  # NaN fails too
+            check_range_01(image, "image")  # raises, naming the range of the whole image
+        x = buf[: part.size]
+        np.multiply(part, scale, out=x)  # the float32 sample widened exactly, scaled in float64
+        np.rint(x, out=x)
+        dest[i : i + _CHUNK] = x  # an integer in [0, scale]
+    return out

@@ -7,13 +7,15 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._resample import resize
 from .._validation import check_block, check_image, check_range_01
+from ._fitting import LUMA, FittedStore, block_strips, fit_blocks, in_halves, new_store
 from ._plan import KRTIOPlan, grid_shape
 from ._workers import worker_pool, worker_threads
 
-LUMA = (0.2125, 0.7154, 0.0721)
+__all__ = ["LUMA", "OverlayCache", "PreparedOverlays", "prepare_overlays", "resolve_overlays", "start_scaling"]
+
 _STRIP_BYTES = 1 << 19  # bytes of one strip buffer (tuned by benchmarks/bench_krtio.py)
+_LOCAL = threading.local()  # one set of strip buffers per thread, shared by every geometry
 
 
 def _colour_channels(shape: tuple[int, ...]) -> int:
@@ -40,12 +42,26 @@ def _is_overlay_set(overlays: object) -> bool:
     return isinstance(overlays, OverlaySet)
 
 
+def _workspace(blocks: int, block_size: int, image_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three float32 strip buffers of this thread, shared by every geometry: two of (blocks, block_size)
+    and one of the same size as (image_rows, -1); working strip by strip keeps the sums in cache."""
+    need = blocks * block_size
+    work = getattr(_LOCAL, "work", None)
+    if work is None or work[0].size < need:
+        work = _LOCAL.work = tuple(np.empty(need, dtype=np.float32) for _ in range(3))
+    return (work[0][:need].reshape(blocks, block_size), work[1][:need].reshape(blocks, block_size),
+            work[2][:need].reshape(image_rows, -1))
+
+
 class PreparedOverlays:
     """An overlay set fitted to one image geometry and pre-split into blocks.
 
     Built once per image shape and block size, then reused for every photo
     of that shape (the batch path).  Overlays are fitted lazily, the first
-    time a photo chooses them, and kept.
+    time a photo chooses them, and kept in a byte-bounded least-recently-used
+    :class:`~imgprivacy.krtio._fitting.FittedStore`: a photo whose ``k``
+    chosen overlays cannot all be held is mixed while they are fitted, strip
+    by strip, without keeping them (the same bits).
 
     Parameters
     ----------
@@ -55,9 +71,24 @@ class PreparedOverlays:
         Image shape (H, W) or (H, W, C).
     block : int or (int, int)
         Block side(s) in pixels.
+    max_bytes : int, optional
+        Bound of the fitted overlays kept (default 384 MiB, or the
+        ``IMGPRIVACY_FIT_BYTES`` environment variable); 0 keeps none.
+    store : FittedStore, optional
+        A store shared with other geometries (as :class:`OverlayCache` does);
+        ``max_bytes`` is then ignored.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> S = [rng.random((8, 8, 3), dtype=np.float32) for _ in range(4)]
+    >>> prep = PreparedOverlays(S, (8, 8, 3), block=4)
+    >>> prep.blocks(2).shape, prep.cached_indices()
+    ((4, 48), [2])
     """
 
-    def __init__(self, overlays: Iterable[np.ndarray], shape: tuple[int, ...], *, block: int | tuple[int, int] = 8):
+    def __init__(self, overlays: Iterable[np.ndarray], shape: tuple[int, ...], *, block: int | tuple[int, int] = 8,
+                 max_bytes: int | None = None, store: FittedStore | None = None):
         if isinstance(overlays, PreparedOverlays):
             overlays = overlays.overlays
         if _is_overlay_set(overlays):  # checked when it was made; its images are read one at a time, when fitted
@@ -69,12 +100,12 @@ class PreparedOverlays:
         shape = tuple(int(s) for s in shape)
         if len(shape) not in (2, 3) or shape[0] < 1 or shape[1] < 1:
             raise ValueError(f"shape must be (H, W) or (H, W, C) with H, W >= 1, got {shape}")
+        self.store = new_store(max_bytes) if store is None else store
         self.shape = shape
         self.block = check_block(block)
         self.grid = grid_shape(shape, self.block)
         self.channels = _colour_channels(shape)
-        self._cache: dict[int, np.ndarray] = {}
-        self._local = threading.local()
+        self._geometry = (self.shape[:2], self.channels, self.block)
 
     @property
     def m(self) -> int:
@@ -85,6 +116,16 @@ class PreparedOverlays:
     def b(self) -> int:
         """Number of blocks per overlay."""
         return self.grid[0] * self.grid[1]
+
+    @property
+    def overlay_nbytes(self) -> int:
+        """Bytes of one fitted overlay (float32, the padded grid)."""
+        (bh, bw), c = self.block, self.channels
+        return self.b * bh * bw * c * 4
+
+    def cached_indices(self) -> list[int]:
+        """Indices of this geometry's fitted overlays held by the store, least recently used first."""
+        return [key[1] for key in self.store.keys() if key[0] == self._geometry]
 
     def matches(self, shape: tuple[int, ...], block: tuple[int, int]) -> bool:
         """Whether this preparation serves images of ``shape`` with ``block``."""
@@ -100,12 +141,19 @@ class PreparedOverlays:
         blocks = self.blocks(index).reshape(gh, gw, bh, bw, self.channels)
         return blocks.transpose(0, 2, 1, 3, 4).reshape(gh * bh, gw * bw, self.channels)
 
+    def _overlay(self, index: int) -> np.ndarray:
+        ov = self.overlays[index]
+        if _is_overlay_set(self.overlays):  # a tuple was checked in __init__; an OverlaySet's shape is checked here
+            ov = _as_overlay(ov, index)
+        return ov
+
     def blocks(self, index: int) -> np.ndarray:
         """Overlay ``index`` fitted and stored block by block, shape (b, bh * bw * c).
 
         Row ``p`` is block ``p`` (row-major) of the fitted, unshuffled overlay,
-        its pixels in (bh, bw, c) order; the array is read-only and computed
-        once, so that a shuffle gathers whole contiguous blocks.
+        its pixels in (bh, bw, c) order; the array is read-only, kept in the
+        store while it fits there, so that a shuffle gathers whole
+        contiguous blocks.
 
         Examples
         --------
@@ -113,63 +161,75 @@ class PreparedOverlays:
         >>> PreparedOverlays(S, (4, 4), block=2).blocks(0).shape
         (4, 4)
         """
-        cached = self._cache.get(index)
+        key = (self._geometry, index)
+        cached = self.store.get(key)
         if cached is not None:
             return cached
-        (gh, gw), (bh, bw) = self.grid, self.block
-        ov = self.overlays[index]
-        if _is_overlay_set(self.overlays):  # a tuple was checked in __init__; an OverlaySet's shape is checked here
-            ov = _as_overlay(ov, index)
-        fitted = resize(ov if ov.ndim == 3 else ov[..., None], (gh * bh, gw * bw))
-        if fitted.shape[2] != self.channels:
-            if self.channels == 1:
-                f64 = fitted.astype(np.float64)
-                grey = f64[..., 0] * LUMA[0] + f64[..., 1] * LUMA[1] + f64[..., 2] * LUMA[2]
-                fitted = np.clip(grey, 0.0, 1.0).astype(np.float32)[..., None]
-            else:
-                fitted = np.repeat(fitted, 3, axis=2)
-        c = self.channels
-        blocks = np.ascontiguousarray(fitted.reshape(gh, bh, gw, bw, c).transpose(0, 2, 1, 3, 4)).reshape(gh * gw, -1)
-        blocks.setflags(write=False)
-        self._cache[index] = blocks
+        blocks = fit_blocks(self._overlay(index), self.grid, self.block, self.channels)
+        self.store.put(key, blocks)
         return blocks
 
-    def _workspace(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # Three small per-thread buffers for one strip of block rows; working strip by
-        # strip keeps the intermediate sums in cache, so memory traffic stays close to
-        # that of the bare weighted sum.
-        work = getattr(self._local, "work", None)
-        if work is None:
-            gw, (bh, bw), c = self.grid[1], self.block, self.channels
-            work = (
-                np.empty((rows * gw, bh * bw * c), dtype=np.float32),
-                np.empty((rows * gw, bh * bw * c), dtype=np.float32),
-                np.empty((rows * bh, gw * bw * c), dtype=np.float32),
-            )
-            self._local.work = work
-        return work
+    def _sources(self, the_plan: KRTIOPlan):
+        """What :meth:`_strips` gathers from: the ``k`` fitted overlays and their shuffles, or, when
+        they cannot all be held, ``([sum of the shuffled overlays], None)`` made while fitting."""
+        held = [self.store.get((self._geometry, i)) for i in the_plan.selection]
+        if all(h is not None for h in held) or len(held) * self.overlay_nbytes <= self.store.max_bytes:
+            return [h if h is not None else self.blocks(i) for h, i in zip(held, the_plan.selection)], the_plan.permutations
+        return [self._streamed_sum(the_plan, held)], None
+
+    def _streamed_sum(self, the_plan: KRTIOPlan, held: list) -> np.ndarray:
+        """The sum of the shuffled overlays in block order, shape (b, bh * bw * c), each overlay fitted
+        strip by strip and scattered to its shuffled places (nothing kept).  Sums are taken in the
+        order ``j = 1..k``, as :meth:`_strips` does, so the bits are the same."""
+        (gh, gw), (bh, bw), c = self.grid, self.block, self.channels
+        total = np.empty((self.b, bh * bw * c), dtype=np.float32)
+        for j, (index, perm, arr) in enumerate(zip(the_plan.selection, the_plan.permutations, held)):
+            if arr is None:
+                ov = self._overlay(index)
+                where = np.empty(self.b, dtype=np.intp)
+                where[perm] = np.arange(self.b)  # fitted block q goes to shuffled place where[q]
+
+                def work(first, stop, ov=ov, where=where, j=j):
+                    for r0, r1, blocks in block_strips(ov, self.grid, self.block, c, first, stop):
+                        dest = where[r0 * gw : r1 * gw]
+                        if j == 0:
+                            total[dest] = blocks
+                        else:
+                            total[dest] += blocks
+            else:
+
+                def work(first, stop, arr=arr, perm=perm, j=j):
+                    lo, hi = first * gw, stop * gw
+                    if j == 0:
+                        np.take(arr, perm[lo:hi], axis=0, out=total[lo:hi], mode="clip")
+                    else:
+                        total[lo:hi] += np.take(arr, perm[lo:hi], axis=0, mode="clip")
+
+            in_halves(gh, work)
+        return total
 
     def _strip_rows(self) -> int:
         gw, (bh, bw), c = self.grid[1], self.block, self.channels
         return max(1, min(self.grid[0], _STRIP_BYTES // (gw * bh * bw * c * 4)))
 
-    def _strips(self, the_plan: KRTIOPlan, weight: np.float32, first: int = 0, stop: int | None = None):
+    def _strips(self, sources, perms, weight: np.float32, first: int = 0, stop: int | None = None):
         """Yield ``(y0, y1, part)``: rows ``y0:y1`` of ``weight * sum(shuffled overlays)``
         as an (y1 - y0, W, c) view of a workspace buffer, valid until the next step.
-        Only block rows ``first:stop`` are covered."""
+        ``sources, perms`` come from :meth:`_sources`.  Only block rows ``first:stop`` are covered."""
         (gh, gw), (bh, bw), c = self.grid, self.block, self.channels
         height, width = self.shape[0], self.shape[1]
         rows = self._strip_rows()
-        acc, tmp, pad = self._workspace(rows)
-        sources = [self.blocks(i) for i in the_plan.selection]
-        perms = the_plan.permutations
+        acc, tmp, pad = _workspace(rows * gw, bh * bw * c, rows * bh)
         for r0 in range(first, gh if stop is None else stop, rows):
             r1 = min(r0 + rows, gh)
             n, lo, hi = (r1 - r0) * gw, r0 * gw, r1 * gw
-            part = acc[:n]
-            np.take(sources[0], perms[0][lo:hi], axis=0, out=part, mode="clip")
-            for src, perm in zip(sources[1:], perms[1:]):
-                part += np.take(src, perm[lo:hi], axis=0, out=tmp[:n], mode="clip")
+            if perms is None:  # already summed, in shuffled order
+                part = sources[0][lo:hi]
+            else:
+                part = acc[:n]
+                np.take(sources[0], perms[0][lo:hi], axis=0, out=part, mode="clip")
+                for src, perm in zip(sources[1:], perms[1:]):
+                    part += np.take(src, perm[lo:hi], axis=0, out=tmp[:n], mode="clip")
             image_rows = pad[: (r1 - r0) * bh]
             np.multiply(
                 part.reshape(r1 - r0, gw, bh, bw * c).transpose(0, 2, 1, 3),
@@ -182,7 +242,8 @@ class PreparedOverlays:
     def weighted_sum(self, the_plan: KRTIOPlan, weight: float = 1.0) -> np.ndarray:
         """``weight * sum`` of the plan's shuffled overlays, shape (H, W, c), float32."""
         out = np.empty(self.shape[:2] + (self.channels,), dtype=np.float32)
-        for y0, y1, part in self._strips(the_plan, np.float32(weight)):
+        sources, perms = self._sources(the_plan)
+        for y0, y1, part in self._strips(sources, perms, np.float32(weight)):
             out[y0:y1] = part
         return out
 
@@ -208,9 +269,10 @@ class PreparedOverlays:
         was derived."""
         if not forward:
             weight = np.float32(weight / alpha)
+        sources, perms = self._sources(the_plan)  # fitted once, before any thread needs them
 
         def work(first, stop):
-            for y0, y1, part in self._strips(the_plan, weight, first, stop):
+            for y0, y1, part in self._strips(sources, perms, weight, first, stop):
                 rows = out[y0:y1]
                 if forward:  # in [0, 1] without clipping: see mix_weights
                     rows += part
@@ -218,8 +280,6 @@ class PreparedOverlays:
                     rows -= part
                     np.clip(rows, 0.0, 1.0, out=rows)
 
-        for index in the_plan.selection:  # fit once, before any thread needs it
-            self.blocks(index)
         gh, step = self.grid[0], self._strip_rows()
         n_strips = -(-gh // step)
         if n_strips >= 4 and worker_threads() > 1:  # numpy releases the GIL: two halves in parallel
@@ -251,7 +311,8 @@ def start_scaling(colour: np.ndarray, alpha: np.float32, forward: bool, check: t
 
 
 def prepare_overlays(
-    overlays: Iterable[np.ndarray] | PreparedOverlays, shape: tuple[int, ...], *, block: int | tuple[int, int] = 8
+    overlays: Iterable[np.ndarray] | PreparedOverlays, shape: tuple[int, ...], *, block: int | tuple[int, int] = 8,
+    max_bytes: int | None = None,
 ) -> PreparedOverlays:
     """Fit an overlay set to one image geometry once, for many photos of that shape.
 
@@ -265,6 +326,9 @@ def prepare_overlays(
         Image shape (H, W) or (H, W, C).
     block : int or (int, int), default 8
         Block side(s) in pixels.
+    max_bytes : int, optional
+        Bound of the fitted overlays kept, as in :class:`PreparedOverlays`
+        (a new preparation only).
 
     Returns
     -------
@@ -283,7 +347,7 @@ def prepare_overlays(
     bpair = check_block(block)
     if isinstance(overlays, PreparedOverlays) and overlays.matches(shape, bpair):
         return overlays
-    return PreparedOverlays(overlays, shape, block=bpair)
+    return PreparedOverlays(overlays, shape, block=bpair, max_bytes=max_bytes)
 
 
 def resolve_overlays(overlays: Sequence[np.ndarray] | PreparedOverlays | None) -> Sequence[np.ndarray]:
@@ -344,12 +408,19 @@ class OverlayCache:
     ----------
     overlays : sequence of ndarray, PreparedOverlays or None
         The overlay set ``S``; ``None`` is the bundled default set.  A
-        :class:`PreparedOverlays` is kept as the entry of its own geometry.
+        :class:`PreparedOverlays` is kept as the entry of its own geometry,
+        and its store is shared by the others.
+    max_bytes : int, optional
+        Bound of the fitted overlays kept for all geometries together
+        (default 384 MiB or ``IMGPRIVACY_FIT_BYTES``), as in
+        :class:`PreparedOverlays`.
 
     Attributes
     ----------
     overlays : tuple of ndarray
         The images of ``S``.
+    store : FittedStore
+        The least-recently-used store of fitted overlays every geometry shares.
 
     Examples
     --------
@@ -360,15 +431,17 @@ class OverlayCache:
     (True, False)
     """
 
-    def __init__(self, overlays: Iterable[np.ndarray] | PreparedOverlays | None):
+    def __init__(self, overlays: Iterable[np.ndarray] | PreparedOverlays | None, *, max_bytes: int | None = None):
         if overlays is None:
             overlays = resolve_overlays(None)
         self._prepared: dict[tuple, PreparedOverlays] = {}
         if isinstance(overlays, PreparedOverlays):
             self._prepared[self._geometry(overlays.shape, overlays.block)] = overlays
             self.overlays = overlays.overlays
+            self.store = overlays.store
         else:
             self.overlays = overlays if _is_overlay_set(overlays) else tuple(overlays)  # an OverlaySet stays compact
+            self.store = new_store(max_bytes)
 
     @staticmethod
     def _geometry(shape: tuple[int, ...], bpair: tuple[int, int]) -> tuple:
@@ -399,5 +472,5 @@ class OverlayCache:
         geometry = self._geometry(shape, bpair)
         prep = self._prepared.get(geometry)
         if prep is None:
-            prep = self._prepared[geometry] = PreparedOverlays(self.overlays, shape, block=bpair)
+            prep = self._prepared[geometry] = PreparedOverlays(self.overlays, shape, block=bpair, store=self.store)
         return prep
