@@ -407,6 +407,32 @@ def test_dihedral_set_turns_every_image_8_ways_when_read(rng):
         D.dihedral_set([a, b])
 
 
+@pytest.mark.parametrize("stored", ["8-bit", "float"])
+def test_view_set_cuts_turns_and_recolours_when_read(rng, stored):
+    grid = D.to_float(rng.integers(0, 256, (9, 7, 3)).astype(np.uint8))
+    a = grid if stored == "8-bit" else rng.random((9, 7, 3), dtype=np.float32)  # float: off the 8-bit grid
+    b = D.to_float(rng.integers(0, 256, (6, 8, 3)).astype(np.uint8))
+    S = D.OverlaySet((a, b), ("a", "b"), D.overlay_fingerprint([a, b]), "toy")
+    assert (S.images.nbytes == 9 * 7 * 3 + 6 * 8 * 3) == (stored == "8-bit")  # uint8 kept only for grid pixels
+    views = [(0, (1, 8, 2, 7), 5, (2, 0, 1), True), (1, None, 3, (0, 1, 2), False), (0, (0, 9, 0, 7), 0, (1, 1, 0), False)]
+    with pytest.raises(ValueError, match=r"views\[2\] .* not a view"):  # (1, 1, 0) is not a channel order
+        D.view_set(S, views, names=["x", "y", "z"], source="v")
+    V = D.view_set(S, views[:2], names=["x", "y"], source="v")
+    expected = [
+        np.float32(1) - np.rot90(a[1:8, 2:7], 1)[:, ::-1][..., [2, 0, 1]],  # the same float32 operations, eagerly
+        np.rot90(b, 3),
+    ]
+    for got, want in zip(V, expected):
+        assert got.dtype == np.float32 and got.shape == want.shape and np.array_equal(got, want)
+        assert not got.flags.writeable and got.flags.c_contiguous
+    assert V.images.nbytes == 0 and V.names == ("x", "y") and V.source == "v"
+    assert V.fingerprint == D.overlay_fingerprint(expected)
+    with pytest.raises(ValueError, match="names must have one entry per view"):
+        D.view_set(S, views[:2], names=["x"], source="v")
+    with pytest.raises(ValueError, match=r"views\[0\] .* not a view"):
+        D.view_set(S, [(2, None, 0, (0, 1, 2), False)], names=["x"], source="v")  # no image 2
+
+
 def test_overlay_fingerprint_definition():
     a = np.array([[[0.0, 0.5, 1.0]]], np.float32)
     b = np.zeros((2, 1), np.float32)
@@ -782,6 +808,7 @@ def test_read_image_errors(tmp_path):
 def test_public_api():
     assert set(D.__all__) == {
         "FaceSet", "LOSSLESS_SUFFIXES", "LoadedImage", "OverlaySet", "dihedral_set", "load_faces",
-        "overlay_fingerprint", "overlay_set", "read_image", "storage_roundtrip", "to_float", "to_uint", "write_png",
+        "overlay_fingerprint", "overlay_set", "read_image", "storage_roundtrip", "to_float", "to_uint", "view_set",
+        "write_png",
     }
     assert D.LOSSLESS_SUFFIXES == (".png",)

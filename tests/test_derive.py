@@ -184,6 +184,7 @@ def test_shapes_dtypes_range_and_names(pool, derived):
         assert 0.0 <= img.min() and img.max() <= 1.0
         lum = img @ np.asarray(krtio.LUMA, np.float32)
         assert lum.std() >= 0.035  # the flatness rule (0.04 on every 4th pixel)
+    assert derived.images.nbytes == 0  # made from the pool when read (as float32 copies: about 100 MB)
 
 
 def test_the_derived_set_never_prints_its_fingerprint(derived):

@@ -11,8 +11,9 @@ Three groups of helpers feed the rest of the package:
   face-free images that k-RTIO mixes into photos: a default set of 30
   images built from pictures bundled inside scikit-image and scikit-learn
   (no download), or every image of a folder.  :func:`overlay_fingerprint`
-  identifies a set by its pixels; :func:`dihedral_set` gives every flip and
-  rotation of a set's images (made when read).
+  identifies a set by its pixels; :func:`view_set` cuts, turns and recolours
+  a set's images when they are read (format 2's key-derived set), and
+  :func:`dihedral_set` gives every flip and rotation of them.
 * **Conversion and storage** -- :func:`to_float` / :func:`to_uint` are the
   only doors between 8/16-bit integers and canonical float images;
   :func:`read_image` / :func:`write_png` read any image Pillow opens and
@@ -29,7 +30,7 @@ from __future__ import annotations
 from ._convert import to_float, to_uint
 from ._faces import FaceSet, load_faces
 from ._images import LOSSLESS_SUFFIXES, LoadedImage, read_image, storage_roundtrip, write_png
-from ._overlays import OverlaySet, dihedral_set, overlay_fingerprint, overlay_set
+from ._overlays import OverlaySet, dihedral_set, overlay_fingerprint, overlay_set, view_set
 
 __all__ = [
     "LOSSLESS_SUFFIXES",
@@ -44,5 +45,6 @@ __all__ = [
     "storage_roundtrip",
     "to_float",
     "to_uint",
+    "view_set",
     "write_png",
 ]

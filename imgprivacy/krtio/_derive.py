@@ -59,9 +59,10 @@ class DerivedDraw:
     attempt: int
 
 
-def _check_pool(pool) -> tuple[np.ndarray, ...]:
+def _check_pool(pool) -> Sequence[np.ndarray]:
+    """The pool checked; an OverlaySet is returned as it is (read one image at a time, never all at once)."""
     if pool is None:
-        return tuple(data.overlay_set().images)
+        return data.overlay_set()
     if isinstance(pool, np.ndarray) or not isinstance(pool, Sequence) or isinstance(pool, (str, bytes)):
         raise TypeError(
             f"pool must be an OverlaySet or a sequence of RGB images (default: the bundled set), got {_short(pool)}; "
@@ -77,8 +78,9 @@ def _check_pool(pool) -> tuple[np.ndarray, ...]:
                              "load folders with imgprivacy.data.overlay_set, which converts grey to RGB")
         if not (MIN_SIDE <= min(img.shape[:2]) and max(img.shape[:2]) <= MAX_SIDE):
             raise ValueError(f"pool[{i}] must have sides of {MIN_SIDE} to {MAX_SIDE} pixels, got shape {img.shape}")
-        images.append(img)
-    return tuple(images)
+        if not isinstance(pool, data.OverlaySet):
+            images.append(img)
+    return pool if isinstance(pool, data.OverlaySet) else tuple(images)
 
 
 def _textured(crop: np.ndarray, order: tuple[int, int, int], invert: bool) -> bool:
@@ -281,6 +283,9 @@ def derived_overlays(key, *, pool=None) -> data.OverlaySet:
     True
     """
     found = _derive(key, pool)
+    names = tuple(f"derived[{j}]" for j in range(len(found)))
+    if pool is None or isinstance(pool, data.OverlaySet):  # made from the pool when read: no pixels of its own
+        views = [(d.source, d.crop, d.transform, d.order, d.invert) for d, _crop in found]
+        return data.view_set(data.overlay_set() if pool is None else pool, views, names=names, source="derived")
     images = tuple(_render(crop, draw) for draw, crop in found)
-    names = tuple(f"derived[{j}]" for j in range(len(images)))
     return data.OverlaySet(images, names, data.overlay_fingerprint(images), "derived")
