@@ -29,7 +29,7 @@ finished.
 
 from __future__ import annotations
 
-from ._common import CLIError
+from ._errors import CLIError
 from ._parser import build_parser, main
 
 __all__ = ["CLIError", "build_parser", "main"]
