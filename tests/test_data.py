@@ -538,6 +538,45 @@ def test_png_text_roundtrip(tmp_path, rng):
     assert max(i for i, k in enumerate(kinds) if k in (b"tEXt", b"iTXt")) < kinds.index(b"IDAT")
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("channels", [0, 2, 3, 4])
+def test_png_with_text_is_read_exactly_by_pypng(tmp_path, rng, channels, depth):
+    # pypng (the reader before issue 13, and an independent decoder) gets the same samples and text,
+    # checks every CRC, and finds the text right after IHDR: placed in the same pass, nothing re-parsed
+    shape = (7, 9) if channels == 0 else (7, 9, channels)
+    values = rng.integers(0, 2**depth - 1, size=shape, endpoint=True, dtype=np.uint8 if depth == 8 else np.uint16)
+    text = {"imgprivacy": '{"format": 2}', "Software": "imgprivacy ✓"}
+    path = D.write_png(tmp_path / "x.png", D.to_float(values), depth=depth, text=text)
+    raw = path.read_bytes()
+    chunks = list(png.Reader(bytes=raw).chunks())
+    assert [k for k, _ in chunks[:3]] == [b"IHDR", b"tEXt", b"iTXt"] and chunks[-1][0] == b"IEND"
+    assert {k for k, _ in chunks} == {b"IHDR", b"tEXt", b"iTXt", b"IDAT", b"IEND"}  # no other metadata
+    width, height, rows, info = png.Reader(bytes=raw).read()
+    assert (width, height, info["bitdepth"], info["planes"]) == (9, 7, depth, max(channels, 1))
+    np.testing.assert_array_equal(np.array([list(r) for r in rows]), values.reshape(7, -1))
+    assert dict(D.read_image(path).text) == text
+    without = D.write_png(tmp_path / "y.png", D.to_float(values), depth=depth).read_bytes()
+    text_end = 33 + sum(12 + len(body) for _, body in chunks[1:3])
+    assert raw[:33] + raw[text_end:] == without  # the same encoding with the text chunks placed after IHDR
+
+
+def test_png_text_chunk_with_a_bad_crc_is_refused(tmp_path):
+    path = D.write_png(tmp_path / "x.png", np.zeros((4, 4, 3), np.float32), text={"imgprivacy": "{}"})
+    raw = bytearray(path.read_bytes())
+    raw[33 + 8 + 3] ^= 1  # a byte of the tEXt chunk's keyword
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="bad CRC"):
+        D.read_image(path)
+
+
+def test_png_of_flat_areas_stays_small(tmp_path):
+    # the run-length strategy still shrinks what filters turn into runs of zero
+    image = np.zeros((512, 512, 3), np.float32)
+    image[:, 256:] = 0.5
+    for depth in (8, 16):
+        assert D.write_png(tmp_path / f"flat{depth}.png", image, depth=depth).stat().st_size < 4096
+
+
 def test_read_image_text_written_by_others(tmp_path):
     info = PngInfo()
     info.add_text("plain", "latin ä")
