@@ -806,3 +806,16 @@ def test_public_api():
         "overlay_fingerprint", "overlay_set", "read_image", "storage_roundtrip", "to_float", "to_uint", "write_png",
     }
     assert D.LOSSLESS_SUFFIXES == (".png",)
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_uint_in_strips_equals_one_float64_pass(rng, depth, dtype):
+    # several strips, a ragged last one, a non-contiguous view and the exact half-way values of both grids
+    scale = 2**depth - 1
+    x = rng.random((3, 70_001), dtype=np.float64).astype(dtype)
+    x[0, :6] = (np.arange(6) + 0.5) / scale
+    x[1, :2] = (0.0, 1.0)
+    for image in (x, x[:, ::-3], x.T):
+        expected = np.rint(image.astype(np.float64) * float(scale)).astype(np.uint8 if depth == 8 else np.uint16)
+        np.testing.assert_array_equal(D.to_uint(image, depth=depth), expected)
