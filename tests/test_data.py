@@ -819,3 +819,26 @@ def test_to_uint_in_strips_equals_one_float64_pass(rng, depth, dtype):
     for image in (x, x[:, ::-3], x.T):
         expected = np.rint(image.astype(np.float64) * float(scale)).astype(np.uint8 if depth == 8 else np.uint16)
         np.testing.assert_array_equal(D.to_uint(image, depth=depth), expected)
+
+
+def test_default_set_cache_gives_the_same_set_and_rebuilds_a_damaged_file(tmp_path, monkeypatch):
+    from imgprivacy.data import _overlays as O
+
+    monkeypatch.setenv("IMGPRIVACY_CACHE", str(tmp_path))
+    O._default_overlay_set.cache_clear()
+    try:
+        built = D.overlay_set("default")  # built from the bundled pictures, then kept
+        (cache,) = tmp_path.iterdir()
+        O._default_overlay_set.cache_clear()
+        cached = D.overlay_set("default")
+        assert cached is not built and cached.fingerprint == built.fingerprint == OVERLAY_SET_V1_FINGERPRINT
+        assert cached.names == built.names and D.overlay_fingerprint(cached) == OVERLAY_SET_V1_FINGERPRINT
+        raw = bytearray(cache.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF  # a flipped byte inside one image
+        cache.write_bytes(bytes(raw))
+        O._default_overlay_set.cache_clear()
+        assert D.overlay_fingerprint(D.overlay_set("default")) == OVERLAY_SET_V1_FINGERPRINT  # rebuilt, not trusted
+        monkeypatch.setenv("IMGPRIVACY_CACHE", "off")
+        assert O._cache_file() is None
+    finally:
+        O._default_overlay_set.cache_clear()
