@@ -246,18 +246,20 @@ def main(argv=None) -> int:
             shutil.rmtree(work / f"naive_{folder.name}")
             print(f"  measured {name}: " + ", ".join(f"{k} {v[0]:.3f} s/photo {v[1]:.0f} MiB" if isinstance(v, tuple)
                                                     else f"{k} {v:.3f}" for k, v in row.items()), flush=True)
-        # thread policy, on the 1024x768 folder (and one 12-MP photo)
+        # thread policy, on the 1024x768 folder (and one 12-MP photo): 1 and 2 threads alternated, best of 2
         threads = {}
         for name in ("1024x768 x20", "12 MP x1"):
             folder = work / name.replace(" ", "_")
             for load in ("as is", "one core busy"):
                 with busy_core() if load != "as is" else contextlib.nullcontext():
-                    for n in ("1", "2"):
-                        out = work / f"threads_{n}"
-                        wall, _ = cli(ROOT, "protect", "--no-manifest", "--key", work / "after.key", folder, "-o", out,
-                                      env_extra={"IMGPRIVACY_THREADS": n} if n == "1" else {})
-                        threads[(name, load, n)] = wall / SETS[name][1]
-                        shutil.rmtree(out)
+                    for _ in range(2):
+                        for n in ("1", "2"):
+                            out = work / f"threads_{n}"
+                            wall, _ = cli(ROOT, "protect", "--no-manifest", "--key", work / "after.key", folder, "-o",
+                                          out, env_extra={"IMGPRIVACY_THREADS": n} if n == "1" else {})
+                            per = wall / SETS[name][1]
+                            threads[(name, load, n)] = min(per, threads.get((name, load, n), per))
+                            shutil.rmtree(out)
         # PNG encoders on a protected photo
         prot = work / "png_probe"
         cli(ROOT, "protect", "--no-manifest", "--key", work / "after.key", work / "12_MP_x1", "-o", prot)
@@ -284,7 +286,7 @@ def main(argv=None) -> int:
         for key in ("authors protect", "before protect", "before recover", "after protect", "after recover"):
             if key in row:
                 print(f"  {name:16s} {key:18s} {row[key][0]:8.3f} {row[key][1]:9.0f}")
-    print("\nthread policy (protect, s/photo): IMGPRIVACY_THREADS=1 vs the default 2")
+    print("\nthread policy (protect, s/photo, best of 2 alternated runs): IMGPRIVACY_THREADS=1 vs the default 2")
     for (name, load, n), t in threads.items():
         if n == "1":
             two = threads[(name, load, "2")]
@@ -306,7 +308,7 @@ def main(argv=None) -> int:
     for name in ("1024x768 x20", "12 MP x1"):
         row = results[name]
         t = row["after protect"][0]
-        rep.goal(f"protect {name.split()[0]} no slower than the naive pipeline", f"{t:.3f} vs {row['naive']:.3f} s/photo",
+        rep.goal(f"protect {name.rsplit(' ', 1)[0]} no slower than the naive pipeline", f"{t:.3f} vs {row['naive']:.3f} s/photo",
                  t / row["naive"], t <= row["naive"])
     for name in sets:
         row = results[name]
