@@ -8,7 +8,6 @@ import os
 import secrets
 import signal
 import struct
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

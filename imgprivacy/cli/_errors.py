@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 __all__ = ["CLIError", "Interrupted", "default_max_pixels", "note", "show"]
 
