@@ -5,17 +5,17 @@ Adversarial Perturbation for Image Privacy" (PoPETS 2021): k-Randomized
 Transparent Image Overlays (:mod:`imgprivacy.krtio`) and Universal Ensemble Perturbation
 (:mod:`imgprivacy.uep`).
 
-Importing this package is cheap: it never imports torch or pandas, and the
-widget, command-line, model, UEP, evaluation and reproduction modules load
-on first use.
+Importing this package is cheap (about a millisecond, issue 13): every
+subpackage and the key functions load on first attribute access (PEP 562),
+so ``import imgprivacy`` imports neither numpy nor torch, pandas or
+matplotlib, and ``imgprivacy --help`` answers without loading numpy.
+``ip.krtio`` loads numpy and the k-RTIO modules, ``ip.evaluate`` pandas,
+``ip.models`` torch, each when first used.
 """
 
 from __future__ import annotations
 
 import importlib
-
-from . import attacks, data, krtio, metrics, targets
-from ._prf import FORMAT_VERSION, generate_key, key_check_value, read_key, write_key
 
 __version__ = "0.1.0"
 
@@ -40,16 +40,21 @@ __all__ = [
     "write_key",
 ]
 
-_LAZY = {"widgets", "cli", "models", "uep", "evaluate", "plotting", "reproduce"}
+_LAZY = {"attacks", "data", "krtio", "metrics", "targets", "widgets", "cli", "models", "uep", "evaluate", "plotting",
+         "reproduce"}
+_FROM_PRF = {"FORMAT_VERSION", "generate_key", "key_check_value", "read_key", "write_key"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'imgprivacy' has no attribute {name!r}")
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _FROM_PRF:
+        value = getattr(importlib.import_module("._prf", __name__), name)
+    else:
+        raise AttributeError(f"module 'imgprivacy' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():
-    return sorted(set(globals()) | _LAZY)
+    return sorted(set(globals()) | _LAZY | _FROM_PRF)

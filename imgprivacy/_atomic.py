@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["publish"]
 
 
-def publish(data: bytes, path: Path, *, overwrite: bool, exists_message: str | None = None) -> None:
+def publish(data: bytes | Sequence, path: Path, *, overwrite: bool, exists_message: str | None = None) -> None:
     """Write ``data`` to a temporary file beside ``path``, then link or replace it into place.
+
+    ``data`` is bytes, or a sequence of bytes-like parts written one after
+    the other (a PNG and the chunks placed inside it, never joined in memory).
 
     Without ``overwrite`` an existing ``path`` is never replaced: the file is
     published with :func:`os.link`, which fails if the name exists (no race
@@ -33,7 +37,8 @@ def publish(data: bytes, path: Path, *, overwrite: bool, exists_message: str | N
             continue
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for part in ([data] if isinstance(data, (bytes, bytearray, memoryview)) else data):
+                handle.write(part)
             handle.flush()
             os.fsync(handle.fileno())
         if overwrite:

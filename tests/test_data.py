@@ -582,6 +582,45 @@ def test_png_text_roundtrip(tmp_path, rng):
     assert max(i for i, k in enumerate(kinds) if k in (b"tEXt", b"iTXt")) < kinds.index(b"IDAT")
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("channels", [0, 2, 3, 4])
+def test_png_with_text_is_read_exactly_by_pypng(tmp_path, rng, channels, depth):
+    # pypng (the reader before issue 13, and an independent decoder) gets the same samples and text,
+    # checks every CRC, and finds the text right after IHDR: placed in the same pass, nothing re-parsed
+    shape = (7, 9) if channels == 0 else (7, 9, channels)
+    values = rng.integers(0, 2**depth - 1, size=shape, endpoint=True, dtype=np.uint8 if depth == 8 else np.uint16)
+    text = {"imgprivacy": '{"format": 2}', "Software": "imgprivacy ✓"}
+    path = D.write_png(tmp_path / "x.png", D.to_float(values), depth=depth, text=text)
+    raw = path.read_bytes()
+    chunks = list(png.Reader(bytes=raw).chunks())
+    assert [k for k, _ in chunks[:3]] == [b"IHDR", b"tEXt", b"iTXt"] and chunks[-1][0] == b"IEND"
+    assert {k for k, _ in chunks} == {b"IHDR", b"tEXt", b"iTXt", b"IDAT", b"IEND"}  # no other metadata
+    width, height, rows, info = png.Reader(bytes=raw).read()
+    assert (width, height, info["bitdepth"], info["planes"]) == (9, 7, depth, max(channels, 1))
+    np.testing.assert_array_equal(np.array([list(r) for r in rows]), values.reshape(7, -1))
+    assert dict(D.read_image(path).text) == text
+    without = D.write_png(tmp_path / "y.png", D.to_float(values), depth=depth).read_bytes()
+    text_end = 33 + sum(12 + len(body) for _, body in chunks[1:3])
+    assert raw[:33] + raw[text_end:] == without  # the same encoding with the text chunks placed after IHDR
+
+
+def test_png_text_chunk_with_a_bad_crc_is_refused(tmp_path):
+    path = D.write_png(tmp_path / "x.png", np.zeros((4, 4, 3), np.float32), text={"imgprivacy": "{}"})
+    raw = bytearray(path.read_bytes())
+    raw[33 + 8 + 3] ^= 1  # a byte of the tEXt chunk's keyword
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="bad CRC"):
+        D.read_image(path)
+
+
+def test_png_of_flat_areas_stays_small(tmp_path):
+    # the run-length strategy still shrinks what filters turn into runs of zero
+    image = np.zeros((512, 512, 3), np.float32)
+    image[:, 256:] = 0.5
+    for depth in (8, 16):
+        assert D.write_png(tmp_path / f"flat{depth}.png", image, depth=depth).stat().st_size < 4096
+
+
 def test_read_image_text_written_by_others(tmp_path):
     info = PngInfo()
     info.add_text("plain", "latin ä")
@@ -812,3 +851,39 @@ def test_public_api():
         "write_png",
     }
     assert D.LOSSLESS_SUFFIXES == (".png",)
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_uint_in_strips_equals_one_float64_pass(rng, depth, dtype):
+    # several strips, a ragged last one, a non-contiguous view and the exact half-way values of both grids
+    scale = 2**depth - 1
+    x = rng.random((3, 70_001), dtype=np.float64).astype(dtype)
+    x[0, :6] = (np.arange(6) + 0.5) / scale
+    x[1, :2] = (0.0, 1.0)
+    for image in (x, x[:, ::-3], x.T):
+        expected = np.rint(image.astype(np.float64) * float(scale)).astype(np.uint8 if depth == 8 else np.uint16)
+        np.testing.assert_array_equal(D.to_uint(image, depth=depth), expected)
+
+
+def test_default_set_cache_gives_the_same_set_and_rebuilds_a_damaged_file(tmp_path, monkeypatch):
+    from imgprivacy.data import _overlays as O
+
+    monkeypatch.setenv("IMGPRIVACY_CACHE", str(tmp_path))
+    O._default_overlay_set.cache_clear()
+    try:
+        built = D.overlay_set("default")  # built from the bundled pictures, then kept
+        (cache,) = tmp_path.iterdir()
+        O._default_overlay_set.cache_clear()
+        cached = D.overlay_set("default")
+        assert cached is not built and cached.fingerprint == built.fingerprint == OVERLAY_SET_V1_FINGERPRINT
+        assert cached.names == built.names and D.overlay_fingerprint(cached) == OVERLAY_SET_V1_FINGERPRINT
+        raw = bytearray(cache.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF  # a flipped byte inside one image
+        cache.write_bytes(bytes(raw))
+        O._default_overlay_set.cache_clear()
+        assert D.overlay_fingerprint(D.overlay_set("default")) == OVERLAY_SET_V1_FINGERPRINT  # rebuilt, not trusted
+        monkeypatch.setenv("IMGPRIVACY_CACHE", "off")
+        assert O._cache_file() is None
+    finally:
+        O._default_overlay_set.cache_clear()

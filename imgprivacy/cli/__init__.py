@@ -21,7 +21,9 @@ Every run checks all its inputs, settings and outputs first and writes
 nothing if any is refused (one line ``imgprivacy CMD: error: ...``, exit
 status 2); files are written atomically; SIGINT and SIGTERM leave no
 temporary file, and running the same command again skips the photos already
-finished.
+finished.  After the checks, photos stream one at a time, the next decoded
+and perturbed while the last is written (:mod:`imgprivacy.cli._stream`), so
+memory does not grow with the folder.
 
 >>> build_parser().parse_args(["protect", "--key", "k", "a.png", "-o", "out"]).alpha
 0.45
@@ -29,7 +31,7 @@ finished.
 
 from __future__ import annotations
 
-from ._common import CLIError
+from ._errors import CLIError
 from ._parser import build_parser, main
 
 __all__ = ["CLIError", "build_parser", "main"]

@@ -1,17 +1,34 @@
-"""The argument parser and the entry point of the ``imgprivacy`` command."""
+"""The argument parser and the entry point of the ``imgprivacy`` command.
+
+Building the parser imports neither numpy nor the commands: each command's
+module loads when it runs, so ``imgprivacy --help`` answers in the time of
+a bare interpreter plus argparse (issue 13).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .. import __version__
-from .._validation import check_alpha, check_block, check_int
-from ._commands import cmd_info, cmd_keygen, cmd_manifest, cmd_overlays, cmd_reproduce
-from ._common import CLIError, default_max_pixels, show
-from ._protect import cmd_protect, cmd_recover
+from ._errors import CLIError, default_max_pixels, show
+
+
+def _command(module: str, name: str):
+    """A command function loaded from ``imgprivacy.cli.<module>`` when it is called."""
+
+    def run(args):
+        return getattr(importlib.import_module(f".{module}", __package__), name)(args)
+
+    run.__name__ = name
+    return run
+
+
 
 def _block_arg(text: str) -> tuple[int, int]:
+    from .._validation import check_block
+
     try:
         parts = [int(p) for p in text.lower().replace("x", ",").split(",")]
         if len(parts) not in (1, 2):
@@ -25,6 +42,8 @@ def _block_arg(text: str) -> tuple[int, int]:
 
 
 def _alpha_arg(text: str) -> float:
+    from .._validation import check_alpha
+
     try:
         return check_alpha(float(text))
     except ValueError as exc:
@@ -32,6 +51,8 @@ def _alpha_arg(text: str) -> float:
 
 
 def _k_arg(text: str) -> int:
+    from .._validation import check_int
+
     try:
         return check_int(int(text), "k", minimum=1)
     except ValueError as exc:
@@ -39,6 +60,8 @@ def _k_arg(text: str) -> int:
 
 
 def _pixels_arg(text: str) -> int:
+    from .._validation import check_int
+
     try:
         return check_int(int(text.replace("_", "")), "--max-pixels", minimum=1)
     except ValueError as exc:
@@ -64,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keygen", help="make a new secret key file (mode 0600)")
     p.add_argument("keyfile", help="path of the new key file (not a folder)")
     p.add_argument("--force", action="store_true", help="replace an existing key file (its photos become unrecoverable)")
-    p.set_defaults(func=cmd_keygen)
+    p.set_defaults(func=_command("_commands", "cmd_keygen"))
 
     p = sub.add_parser("protect", help="perturb photos with k-RTIO (format 2) into lossless PNGs")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
@@ -79,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="experts: an explicit image id for a single photo (default: a fresh random nonce)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     _limits(p)
-    p.set_defaults(func=cmd_protect)
+    p.set_defaults(func=_command("_protect", "cmd_protect"))
 
     p = sub.add_parser("recover", help="verify protected PNGs and remove their k-RTIO overlay")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="protected PNG files or folders")
@@ -95,28 +118,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", type=int, choices=(1, 2), default=2, help="format of a stripped photo given by hand (default 2)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     _limits(p)
-    p.set_defaults(func=cmd_recover)
+    p.set_defaults(func=_command("_protect", "cmd_recover"))
 
     p = sub.add_parser("info", help="show the public imgprivacy settings of protected PNGs (nothing is decoded)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
-    p.set_defaults(func=cmd_info)
+    p.set_defaults(func=_command("_commands", "cmd_info"))
 
     p = sub.add_parser("manifest", help="list the photos protected with a key (the local manifest beside it)")
     p.add_argument("--key", required=True, metavar="KEYFILE")
     p.add_argument("--json", action="store_true", help="one JSON object per photo")
-    p.set_defaults(func=cmd_manifest)
+    p.set_defaults(func=_command("_commands", "cmd_manifest"))
 
     p = sub.add_parser("overlays", help="list an overlay set, or save the bundled pool as PNGs to keep with your key")
     p.add_argument("source", nargs="?", help="an overlay folder (default: the bundled pool)")
     p.add_argument("--export", metavar="DIR", help="save the set into this new (or empty) folder")
-    p.set_defaults(func=cmd_overlays)
+    p.set_defaults(func=_command("_commands", "cmd_overlays"))
 
     p = sub.add_parser("reproduce", help="regenerate the paper's figures and numbers, with a report, into a new folder")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder for the PNGs, JSON, CSVs and report.md")
     p.add_argument("--fast", action="store_true", help="a coarse grid on 40 faces (about 2 minutes) instead of the full run (about 16)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_reproduce)
+    p.set_defaults(func=_command("_commands", "cmd_reproduce"))
     return parser
 
 

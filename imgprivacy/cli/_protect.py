@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from ._common import (
     IMAGE_SUFFIXES,
     CLIError,
     Header,
-    Interrupted,
     check_decode_limit,
     check_output_folder,
     collect,
@@ -22,61 +20,13 @@ from ._common import (
     derived_overlays,
     load_key,
     note,
-    os_error_line,
     output_paths,
     own_overlays,
     public_pool,
     read_header,
-    remove_temporaries,
     show,
-    signals_interrupt,
 )
-
-
-def _progress(items, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, unit="photo", disable=len(items) < 2, file=sys.stderr)
-
-
-def write_all(jobs: list, command: str, write_one) -> tuple[int, int]:
-    """Run ``write_one(job)`` for each job with SIGINT/SIGTERM caught; returns (photos done, exit status).
-
-    An interrupt removes the current photo's temporary file and returns
-    128 + the signal number; memory and OS errors become one line (finished
-    photos are kept: running the same command again skips them).
-    """
-    done, current = 0, None
-    try:
-        with signals_interrupt():
-            for job in _progress(jobs, command):
-                current = job
-                write_one(job)
-                done += 1
-    except Interrupted as stop:
-        if current is not None:
-            remove_temporaries(current.out)
-        print(f"imgprivacy {command}: interrupted; {done} photo(s) finished and kept, no partial file left. "
-              "Run the same command again to resume", file=sys.stderr)
-        return done, 128 + stop.signum
-    except MemoryError:
-        remove_temporaries(current.out)
-        raise CLIError(f"not enough memory to {command} {show(current.src)}; {done} finished photo(s) are kept and "
-                       "skipped on the next run") from None
-    except OSError as exc:
-        if current is not None:
-            remove_temporaries(current.out)
-        raise CLIError(os_error_line(exc, show(current.out) if current else "the outputs")) from None
-    return done, 0
-
-
-def _prepared(cache: dict, the_set, shape: tuple, block: tuple[int, int]):
-    """The set fitted to one geometry; only the latest geometry is kept (memory stays one photo's)."""
-    geometry = (tuple(shape), tuple(block), id(the_set))
-    if geometry not in cache:
-        cache.clear()
-        cache[geometry] = krtio.prepare_overlays(the_set, shape, block=block)
-    return cache[geometry]
+from ._stream import prepared, write_all
 
 
 # --------------------------------------------------------------------------- safe settings
@@ -92,7 +42,7 @@ def check_alpha_safe(alpha: float, *, depth: int, source_depth: int, k: int, whe
     >>> check_alpha_safe(0.2, depth=8, source_depth=8, k=3, where="x")
     Traceback (most recent call last):
     ...
-    imgprivacy.cli._common.CLIError: --alpha 0.2 would recover x off by up to 3 grey levels ...
+    imgprivacy.cli._errors.CLIError: --alpha 0.2 would recover x off by up to 3 grey levels ...
     """
     if alpha >= 1:
         raise CLIError(
@@ -145,7 +95,7 @@ def check_grid_safe(block: tuple[int, int], *, height: int, width: int, k: int, 
     >>> check_grid_safe((3000, 3000), height=171, width=256, k=3, where="x")
     Traceback (most recent call last):
     ...
-    imgprivacy.cli._common.CLIError: --block 3000x3000 cuts x (256x171) into 1 block(s)...
+    imgprivacy.cli._errors.CLIError: --block 3000x3000 cuts x (256x171) into 1 block(s)...
     """
     gh, gw = krtio.grid_shape((height, width), block)
     bits = krtio.shuffle_bits(k, gh * gw)
@@ -241,20 +191,26 @@ def cmd_protect(args) -> int:
     outdir.mkdir(parents=True, exist_ok=True)  # every check passed: now write
     prep_cache: dict = {}
 
-    def protect_one(job: _ProtectJob) -> None:
+    def protect_one(job: _ProtectJob):  # computed beside the last photo's write: writes nothing
         loaded = decode(job.src, args.max_pixels)
         if loaded.image.shape[:2] != job.header.shape[:2]:
             raise CLIError(f"{show(job.src)} decoded to {loaded.image.shape}, not the {job.header.shape} its header declares")
+        image, source_depth = loaded.image, loaded.depth
+        del loaded
         protected, meta = krtio.protect_photo(
-            loaded.image, key, overlays=_prepared(prep_cache, the_set, loaded.image.shape, args.block),
+            image, key, overlays=prepared(prep_cache, the_set, image.shape, args.block),
             set_fingerprint=the_set.fingerprint, kind=kind, pool=pool, alpha=args.alpha, k=args.k, block=args.block,
-            depth=job.depth, source_depth=loaded.depth, nonce=args.id,
+            depth=job.depth, source_depth=source_depth, nonce=args.id,
         )
+        del image
+        digest = krtio.pixels_sha256(data.to_uint(protected, depth=job.depth)) if db is not None else None
+        return protected, meta, digest
+
+    def write_one(job: _ProtectJob, result) -> None:
+        protected, meta, digest = result
         if db is not None:  # recorded first: a published photo is always in the manifest
-            manifest.record(
-                db, nonce=meta.nonce, metadata=meta.to_json(), source_name=str(job.src), output_name=str(job.out),
-                pixels_sha256=krtio.pixels_sha256(data.to_uint(protected, depth=job.depth)),
-            )
+            manifest.record(db, nonce=meta.nonce, metadata=meta.to_json(), source_name=str(job.src),
+                            output_name=str(job.out), pixels_sha256=digest)
         try:
             data.write_png(job.out, protected, depth=job.depth, text=meta.to_text(software=f"imgprivacy {__version__}"),
                            overwrite=args.force)
@@ -263,7 +219,7 @@ def cmd_protect(args) -> int:
                 manifest.forget(db, meta.nonce)
             raise
 
-    done, status = write_all(todo, "protect", protect_one)
+    done, status = write_all(todo, "protect", protect_one, write_one)
     if status:
         return status
     skipped = len(jobs) - len(todo)
@@ -320,7 +276,7 @@ def _check_against_flags(args, meta, src: Path) -> None:
 
 def _recover_one(img: np.ndarray, key: bytes, meta, sets, prep_cache: dict, *, verified: bool) -> np.ndarray:
     the_set = sets(meta)
-    prep = _prepared(prep_cache, the_set, img.shape, meta.block)
+    prep = prepared(prep_cache, the_set, img.shape, meta.block)
     if isinstance(meta, krtio.Format2Metadata) and verified:
         return krtio.recover_photo(img, key, meta=meta, overlays=prep, set_fingerprint=the_set.fingerprint)
     if isinstance(meta, krtio.Format2Metadata):  # settings given by hand: nothing to verify them against
@@ -433,15 +389,17 @@ def cmd_recover(args) -> int:
     todo = [j for j in jobs if not j.skip]
     outdir.mkdir(parents=True, exist_ok=True)  # every check passed: now write
 
-    def recover_one(job: _RecoverJob) -> None:
+    def recover_one(job: _RecoverJob) -> np.ndarray:  # computed beside the last photo's write: writes nothing
         img = decode(job.src, args.max_pixels).image
         try:
-            original = _recover_one(img, key, job.meta, sets, prep_cache, verified=job.verified)
+            return _recover_one(img, key, job.meta, sets, prep_cache, verified=job.verified)
         except krtio.TagMismatch as exc:  # the header and the decoded image disagree
             raise CLIError(f"{show(job.src)}: refused, {exc}") from None
+
+    def write_one(job: _RecoverJob, original: np.ndarray) -> None:
         data.write_png(job.out, original, depth=job.meta.source_depth, overwrite=args.force)
 
-    done, status = write_all(todo, "recover", recover_one)
+    done, status = write_all(todo, "recover", recover_one, write_one)
     if status:
         return status
     skipped = len(jobs) - len(todo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import types
 import zlib
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ import numpy as np
 from .._atomic import publish
 from .._validation import _short, check_depth, check_image, check_int
 from ._convert import to_float, to_uint
+from ._png import chunk, decode_16bit, encode_parts, scan
 
 #: File suffixes :func:`write_png` accepts (compared case-insensitively).
 LOSSLESS_SUFFIXES = (".png",)
@@ -69,8 +71,8 @@ def storage_roundtrip(
     depth = check_depth(depth)
     img = check_image(image)
     if codec == "png":
-        data = _encode_png(to_uint(img, depth=depth), None)
-        out = _decode_png(data).image
+        pixels = to_uint(img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img, depth=depth)
+        out = _decode_png(b"".join(encode_parts(pixels, []))).image
         return out.reshape(img.shape)
     quality = check_int(quality, "quality", minimum=1, maximum=95)
     if depth != 8:
@@ -176,51 +178,21 @@ def pil_pixels(pil) -> tuple[np.ndarray, int]:
     return to_float(np.asarray(pil.convert(mode))), 8
 
 
-def _png_text(chunks) -> dict[str, str]:
-    text: dict[str, str] = {}
-    for kind, data in chunks:
-        if kind == b"tEXt":
-            key, _, value = data.partition(b"\0")
-            text[key.decode("latin-1")] = value.decode("latin-1")
-        elif kind == b"zTXt":
-            key, _, rest = data.partition(b"\0")
-            text[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
-        elif kind == b"iTXt":
-            key, _, rest = data.partition(b"\0")
-            compressed, rest = rest[0], rest[2:]
-            _lang, _, rest = rest.partition(b"\0")
-            _translated, _, value = rest.partition(b"\0")
-            if compressed:
-                value = zlib.decompress(value)
-            text[key.decode("latin-1")] = value.decode("utf-8")
-    return text
-
-
 def _decode_png(data: bytes) -> LoadedImage:
-    import png
     from PIL import Image
 
-    chunks = list(png.Reader(bytes=data).chunks())
-    text = _png_text(chunks)
-    ihdr = next(body for kind, body in chunks if kind == b"IHDR")
-    bitdepth = ihdr[8]
-    with Image.open(io.BytesIO(data)) as pil:
-        if bitdepth != 16:  # Pillow decodes 1-8 bit PNG exactly and much faster than pure-Python pypng
+    info = scan(data)
+    if info.bitdepth != 16:  # Pillow decodes 1-8 bit PNG exactly
+        with Image.open(io.BytesIO(data)) as pil:
             arr, _ = pil_pixels(pil)
-            return LoadedImage(arr, 8, text, "PNG")
-        pil.load()
-        orientation = int(pil.getexif().get(_ORIENTATION_TAG, 1) or 1)
-    # 16 bits per sample: Pillow truncates 16-bit RGB/RGBA (and grey+alpha) to 8 bits, pypng does not.
-    width, height, flat, info = png.Reader(bytes=data).read_flat()
-    planes = info["planes"]
-    arr = np.frombuffer(flat, dtype=np.uint16).reshape(height, width, planes)
-    if "transparent" in info and not info["alpha"]:
-        key = np.asarray(info["transparent"], dtype=np.uint16).reshape(1, 1, planes)
-        alpha = np.where(np.all(arr == key, axis=2, keepdims=True), 0, 65535).astype(np.uint16)
-        arr = np.concatenate([arr, alpha], axis=2)
-    if arr.shape[2] == 1:
-        arr = arr[..., 0]
-    return LoadedImage(_orient(to_float(arr), orientation), 16, text, "PNG")
+        return LoadedImage(arr, 8, info.text, "PNG")
+    # 16 bits per sample: Pillow truncates 16-bit RGB/RGBA (and grey+alpha) to 8 bits, OpenCV's libpng does not.
+    orientation = 1
+    if info.exif is not None:
+        exif = Image.Exif()
+        exif.load(info.exif)
+        orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
+    return LoadedImage(_orient(to_float(decode_16bit(data, info)), orientation), 16, info.text, "PNG")
 
 
 def read_image(path: str | os.PathLike) -> LoadedImage:
@@ -250,10 +222,11 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     Notes
     -----
     16-bit PNG (grey, grey+alpha, 48-bit RGB, 64-bit RGBA) is decoded with
-    pypng, which keeps all 16 bits (Pillow truncates 16-bit colour to 8
-    bits); PNG text chunks (tEXt latin-1, zTXt, iTXt UTF-8) are read with
-    pypng too.  PNG of 8 bits or fewer is decoded with Pillow, which is
-    exact there.  An EXIF orientation stored in a PNG is applied as well.
+    OpenCV's libpng, which keeps all 16 bits (Pillow truncates 16-bit colour
+    to 8 bits); PNG text chunks (tEXt latin-1, zTXt, iTXt UTF-8) are read
+    from the chunk list, the image data skipped.  PNG of 8 bits or fewer is
+    decoded with Pillow, which is exact there.  An EXIF orientation stored
+    in a PNG is applied as well.
 
     Examples
     --------
@@ -273,7 +246,6 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
     if path.is_dir():
         raise ValueError(f"path must be an image file, got the folder {path}")
     data = path.read_bytes()
-    import png
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -285,12 +257,12 @@ def read_image(path: str | os.PathLike) -> LoadedImage:
         return LoadedImage(arr, depth, {}, fmt)
     except UnidentifiedImageError as err:
         raise ValueError(f"cannot read {path}: not an image format Pillow can open") from err
-    except (OSError, ValueError, SyntaxError, EOFError, zlib.error, png.Error, StopIteration, IndexError) as err:
+    except (OSError, ValueError, SyntaxError, EOFError, zlib.error, struct.error, IndexError) as err:
         raise ValueError(f"cannot read image {path}: {err}") from err
 
 
-def _check_text(text: Any) -> list[tuple[bytes, bytes]]:
-    """Validate PNG text metadata and encode it as tEXt / iTXt chunks."""
+def _check_text(text: Any) -> list[bytes]:
+    """Validate PNG text metadata and encode it as whole tEXt / iTXt chunks."""
     if text is None:
         return []
     if not isinstance(text, Mapping):
@@ -308,33 +280,10 @@ def _check_text(text: Any) -> list[tuple[bytes, bytes]]:
         if "\0" in value:
             raise ValueError(f"text values must not contain NUL characters, got {_short(value)} for key {key!r}")
         try:
-            chunks.append((b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
+            chunks.append(chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
         except UnicodeEncodeError:  # not Latin-1: uncompressed iTXt, UTF-8, no language tag
-            chunks.append((b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")))
+            chunks.append(chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")))
     return chunks
-
-
-def _encode_png(pixels: np.ndarray, text_chunks: list[tuple[bytes, bytes]] | None) -> bytes:
-    """PNG bytes for a uint8/uint16 (H, W) or (H, W, C) array, text chunks before the first IDAT."""
-    import png
-
-    planes = 1 if pixels.ndim == 2 else pixels.shape[2]
-    height, width = pixels.shape[:2]
-    depth = 16 if pixels.dtype == np.uint16 else 8
-    packed = np.ascontiguousarray(pixels, dtype=">u2" if depth == 16 else np.uint8).reshape(height, -1)
-    writer = png.Writer(
-        width, height, greyscale=planes in (1, 2), alpha=planes in (2, 4), bitdepth=depth, compression=6
-    )
-    buf = io.BytesIO()
-    writer.write_packed(buf, (row.tobytes() for row in packed))
-    if not text_chunks:
-        return buf.getvalue()
-    chunks = list(png.Reader(bytes=buf.getvalue()).chunks())
-    first_idat = next(i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT")
-    chunks[first_idat:first_idat] = text_chunks
-    out = io.BytesIO()
-    png.write_chunks(out, chunks)
-    return out.getvalue()
 
 
 def write_png(
@@ -386,8 +335,11 @@ def write_png(
 
     Notes
     -----
-    The PNG is encoded with pypng (Pillow cannot write 48/64-bit colour)
-    into a temporary file in the destination folder, which is then
+    The PNG is encoded with OpenCV's libpng (grey, RGB, RGBA; Pillow cannot
+    write 48/64-bit colour), Pillow (8-bit grey+alpha) or pypng (16-bit
+    grey+alpha) at zlib level 1 with the run-length strategy, chosen by
+    measurement (README, "Speed"); the text chunks follow IHDR, written in
+    the same pass.  It goes into a temporary file in the destination folder, which is then
     hard-linked to ``path`` (fails if ``path`` exists; no race) or, with
     ``overwrite=True``, renamed over it with :func:`os.replace`.  The
     temporary file is removed in every case.
@@ -419,5 +371,5 @@ def write_png(
     if not parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist; create it first")
     pixels = to_uint(img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img, depth=depth)
-    publish(_encode_png(pixels, text_chunks), path, overwrite=overwrite)
+    publish(encode_parts(pixels, text_chunks), path, overwrite=overwrite)
     return path

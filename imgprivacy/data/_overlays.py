@@ -401,8 +401,86 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
+_CACHE_ENV = "IMGPRIVACY_CACHE"
+
+
+def _cache_file() -> Path | None:
+    """Where the built default set is kept: ``$IMGPRIVACY_CACHE`` (``off``: nowhere), else the user's cache folder.
+
+    The name carries the versions of scikit-image and scikit-learn, whose bundled pictures the set is cut from.
+    """
+    import importlib.metadata as md
+
+    folder = os.environ.get(_CACHE_ENV, "").strip()
+    if folder.lower() == "off":
+        return None
+    if not folder:
+        folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                              "imgprivacy")
+    try:
+        versions = f"skimage{md.version('scikit-image')}-sklearn{md.version('scikit-learn')}"
+    except md.PackageNotFoundError:
+        return None
+    return Path(folder) / f"overlays-default-v1-{versions}.npz"
+
+
+def _stored_digest(stored: Sequence[np.ndarray], names: Sequence[str]) -> str:
+    digest = hashlib.sha256("\n".join(names).encode())
+    for img in stored:
+        digest.update(f"{img.dtype.str}{img.shape}".encode())
+        digest.update(np.ascontiguousarray(img).data)
+    return digest.hexdigest()
+
+
+def _load_cached_set(path: Path) -> OverlaySet | None:
+    """The default set from its cache file, or None if there is none or it does not match its digest."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = tuple(str(n) for n in npz["names"])
+            stored = [npz[f"image{i}"] for i in range(len(names))]
+            fingerprint, digest = str(npz["fingerprint"]), str(npz["digest"])
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    if len(names) != len(_DEFAULT_TABLE) or _stored_digest(stored, names) != digest:
+        return None
+    for img in stored:
+        img.setflags(write=False)
+    return OverlaySet(_Images(stored), names, fingerprint, "default")
+
+
+def _save_cached_set(path: Path, the_set: OverlaySet) -> None:
+    """Keep the built default set for the next process (best effort: an unwritable cache is skipped)."""
+    import io
+
+    from .._atomic import publish
+
+    stored = the_set.images._stored
+    buf = io.BytesIO()
+    np.savez(buf, names=np.array(the_set.names), fingerprint=np.array(the_set.fingerprint),
+             digest=np.array(_stored_digest(stored, the_set.names)), **{f"image{i}": s for i, s in enumerate(stored)})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        publish(buf.getvalue(), path, overwrite=True)
+    except OSError:
+        pass
+
+
 @functools.lru_cache(maxsize=1)
 def _default_overlay_set() -> OverlaySet:
+    cache = _cache_file()
+    if cache is not None and cache.is_file():
+        cached = _load_cached_set(cache)
+        if cached is not None:
+            return cached
+    built = _build_default_overlay_set()
+    if cache is not None:
+        _save_cached_set(cache, built)
+    return built
+
+
+def _build_default_overlay_set() -> OverlaySet:
     bundled = _bundled_images()
     images, names = [], []
     for base, crop in _DEFAULT_TABLE:
@@ -444,7 +522,11 @@ def overlay_set(source: str | os.PathLike = "default") -> OverlaySet:
     source : "default" or path, default "default"
         ``"default"`` (the string) gives the built-in set of 30 face-free
         images, built from pictures bundled inside scikit-image and
-        scikit-learn without any download, and cached.  Any other value is
+        scikit-learn without any download, and cached: in the
+        process, and in a file of the user's cache folder
+        (``$IMGPRIVACY_CACHE``, else ``~/.cache/imgprivacy``; ``off`` for
+        none), checked against its SHA-256 when read, so that a command
+        line run does not decode the bundled pictures again (seconds).  Any other value is
         a folder: every file in it that Pillow can open (not recursive),
         sorted by file name byte-wise, EXIF orientation applied, converted
         to RGB (grey repeated, alpha composited over white).  Use

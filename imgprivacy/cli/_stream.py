@@ -1,0 +1,127 @@
+"""Photo by photo, on two cores: the next photo is computed while the last one is written.
+
+``protect`` and ``recover`` check every input's header first, then stream:
+one photo at a time is decoded and perturbed (or recovered) in one
+background thread while the main thread encodes and writes the one before
+it.  Pillow's decoders, numpy and OpenCV's PNG encoder release the GIL, so
+the two overlap on two cores; at most one computed photo waits for its
+write, so memory holds about two photos whatever the size of the folder.
+
+Every file is written by the main thread, where signals arrive: SIGINT or
+SIGTERM stops the run, the photo being written leaves no temporary file,
+and the background thread is abandoned (it writes nothing).  The thread
+policy (``IMGPRIVACY_THREADS``, README "Speed") was chosen by measurement.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from ._common import CLIError, Interrupted, os_error_line, remove_temporaries, show, signals_interrupt
+
+#: Fitted overlays kept across photos of one size while a whole fitted set stays under this many bytes; larger
+#: photos fit their k overlays afresh, so that memory does not hold a full-size copy of every overlay.
+REUSE_BUDGET = 512 * 2**20
+
+
+def stream_threads(photos: int) -> int:
+    """Threads for a run of ``photos``: 2 (compute beside write) where two cores are free, else 1.
+
+    ``IMGPRIVACY_THREADS=1`` forces one thread.
+
+    Examples
+    --------
+    >>> stream_threads(1)
+    1
+    """
+    if photos < 2 or os.environ.get("IMGPRIVACY_THREADS", "").strip() == "1":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2, cores)
+
+
+def _in_background(fn: Callable[[Any], Any], job: Any) -> Future:
+    """Run ``fn(job)`` in a daemon thread: an interrupted run exits without waiting for it."""
+    future: Future = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn(job))
+            except BaseException as exc:  # handed to the main thread, which reports it
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="imgprivacy-compute", daemon=True).start()
+    return future
+
+
+def _progress(items, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="photo", disable=len(items) < 2, file=sys.stderr)
+
+
+def write_all(jobs: list, command: str, compute: Callable[[Any], Any], write: Callable[[Any, Any], None]) -> tuple[int, int]:
+    """``write(job, compute(job))`` for each job, the next ``compute`` overlapping the last ``write``.
+
+    Returns (photos done, exit status).  ``compute`` writes no file;
+    ``write`` runs in the main thread with SIGINT/SIGTERM caught.  An
+    interrupt removes the current photo's temporary file and returns 128 +
+    the signal number; memory and OS errors become one line (finished
+    photos are kept: running the same command again skips them).
+    """
+    threads = stream_threads(len(jobs))
+    done, current, ahead = 0, None, None
+    try:
+        with signals_interrupt():
+            for i, job in enumerate(_progress(jobs, command)):
+                current = job
+                if threads == 1:
+                    result = compute(job)
+                else:
+                    result = (ahead or _in_background(compute, job)).result()
+                    ahead = _in_background(compute, jobs[i + 1]) if i + 1 < len(jobs) else None
+                write(job, result)
+                del result
+                done += 1
+    except Interrupted as stop:
+        if ahead is not None:
+            ahead.cancel()
+        if current is not None:
+            remove_temporaries(current.out)
+        print(f"imgprivacy {command}: interrupted; {done} photo(s) finished and kept, no partial file left. "
+              "Run the same command again to resume", file=sys.stderr)
+        return done, 128 + stop.signum
+    except MemoryError:
+        remove_temporaries(current.out)
+        raise CLIError(f"not enough memory to {command} {show(current.src)}; {done} finished photo(s) are kept and "
+                       "skipped on the next run") from None
+    except OSError as exc:
+        if current is not None:
+            remove_temporaries(current.out)
+        raise CLIError(os_error_line(exc, show(current.out) if current else "the outputs")) from None
+    return done, 0
+
+
+def prepared(cache: dict, the_set, shape: tuple, block: tuple[int, int]):
+    """The set fitted to one geometry, kept for the next photo only while a whole fitted set is small.
+
+    Only the latest geometry is kept; above :data:`REUSE_BUDGET` (a full
+    fitted set of a 12-MP photo is 30 x 144 MB) every photo gets a fresh
+    preparation, which fits only the overlays it chooses.
+    """
+    from .. import krtio
+
+    geometry = (tuple(shape), tuple(block), id(the_set))
+    channels = 1 if len(shape) == 2 or shape[2] in (1, 2) else 3
+    if len(the_set) * shape[0] * shape[1] * channels * 4 > REUSE_BUDGET:
+        cache.clear()
+        return krtio.prepare_overlays(the_set, shape, block=block)
+    if geometry not in cache:
+        cache.clear()
+        cache[geometry] = krtio.prepare_overlays(the_set, shape, block=block)
+    return cache[geometry]
