@@ -1,6 +1,12 @@
 """Fixtures shared by the test modules."""
 
+import os
+import tempfile
+
 import pytest
+
+# the built default overlay set is kept in a cache file: the tests keep theirs out of the user's home
+os.environ.setdefault("IMGPRIVACY_CACHE", tempfile.mkdtemp(prefix="imgprivacy-test-cache-"))
 
 import imgprivacy as ip
 

@@ -2,7 +2,7 @@
 
 * no module over 800 lines;
 * no module uses another module's private names (the shared helper modules
-  ``_validation``, ``_prf``, ``_resample`` and ``_atomic`` excepted), nor
+  ``_validation``, ``_prf``, ``_resample``, ``_atomic`` and ``_memory`` excepted), nor
   imports another package's private modules;
 * no import cycle between the package's modules, function-level imports
   included;
@@ -28,7 +28,7 @@ PACKAGE = ROOT / "imgprivacy"
 MAX_LINES = 800
 
 #: private helper modules any module of the package may use, private names included
-SHARED = {"imgprivacy._validation", "imgprivacy._prf", "imgprivacy._resample", "imgprivacy._atomic"}
+SHARED = {"imgprivacy._validation", "imgprivacy._prf", "imgprivacy._resample", "imgprivacy._atomic", "imgprivacy._memory"}
 
 #: the layers, lowest first; a unit is a top-level module or subpackage of imgprivacy
 LAYERS = {
@@ -36,6 +36,7 @@ LAYERS = {
     "imgprivacy._prf": 0,
     "imgprivacy._resample": 0,
     "imgprivacy._atomic": 0,
+    "imgprivacy._memory": 0,
     "imgprivacy.data": 1,
     "imgprivacy.metrics": 1,
     "imgprivacy.krtio": 1,

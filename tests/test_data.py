@@ -887,3 +887,31 @@ def test_default_set_cache_gives_the_same_set_and_rebuilds_a_damaged_file(tmp_pa
         assert O._cache_file() is None
     finally:
         O._default_overlay_set.cache_clear()
+
+
+def test_default_set_cache_is_refused_when_others_could_write_it_or_its_fingerprint_lies(tmp_path, monkeypatch):
+    from imgprivacy.data import _overlays as O
+
+    monkeypatch.setenv("IMGPRIVACY_CACHE", str(tmp_path))
+    O._default_overlay_set.cache_clear()
+    try:
+        D.overlay_set("default")
+        (cache,) = tmp_path.iterdir()
+        assert O._load_cached_set(cache) is not None
+        cache.chmod(0o666)  # anyone could have written it
+        assert O._load_cached_set(cache) is None
+        cache.chmod(0o600)
+        tmp_path.chmod(0o777)  # or swapped it in its folder
+        assert O._load_cached_set(cache) is None
+        tmp_path.chmod(0o700)
+        # a forged file: flat first overlay, a digest made to match, the true fingerprint kept
+        with np.load(cache) as npz:
+            fields = {name: npz[name] for name in npz.files}
+        fields["image0"] = np.zeros_like(fields["image0"])
+        names = tuple(str(n) for n in fields["names"])
+        fields["digest"] = np.array(O._stored_digest([fields[f"image{i}"] for i in range(len(names))], names))
+        np.savez(cache.with_suffix(".forged.npz"), **fields)
+        assert O._load_cached_set(cache.with_suffix(".forged.npz")) is None
+    finally:
+        tmp_path.chmod(0o700)
+        O._default_overlay_set.cache_clear()

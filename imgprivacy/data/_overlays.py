@@ -432,10 +432,27 @@ def _stored_digest(stored: Sequence[np.ndarray], names: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def _trusted(path: Path) -> bool:
+    """Whether a cache file and its folder belong to this user and nobody else may write them (POSIX)."""
+    if not hasattr(os, "getuid"):
+        return True
+    try:
+        for entry in (path, path.parent):
+            st = entry.stat()
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                return False
+    except OSError:
+        return False
+    return True
+
+
 def _load_cached_set(path: Path) -> OverlaySet | None:
-    """The default set from its cache file, or None if there is none or it does not match its digest."""
+    """The default set from its cache file, or None if there is none, someone else may have written it,
+    or it does not match its digest and its recorded fingerprint (the set is then built again)."""
     import zipfile
 
+    if not _trusted(path):  # another user could have swapped in flat overlays under the true fingerprint
+        return None
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = tuple(str(n) for n in npz["names"])
@@ -447,7 +464,10 @@ def _load_cached_set(path: Path) -> OverlaySet | None:
         return None
     for img in stored:
         img.setflags(write=False)
-    return OverlaySet(_Images(stored), names, fingerprint, "default")
+    images = _Images(stored)
+    if overlay_fingerprint(images) != fingerprint:  # the fingerprint written into protected files is the pixels'
+        return None
+    return OverlaySet(images, names, fingerprint, "default")
 
 
 def _save_cached_set(path: Path, the_set: OverlaySet) -> None:
@@ -475,7 +495,7 @@ def _default_overlay_set() -> OverlaySet:
         if cached is not None:
             return cached
     built = _build_default_overlay_set()
-    if cache is not None:
+    if cache is not None and (not cache.exists() or _trusted(cache)):
         _save_cached_set(cache, built)
     return built
 
