@@ -915,3 +915,20 @@ def test_default_set_cache_is_refused_when_others_could_write_it_or_its_fingerpr
     finally:
         tmp_path.chmod(0o700)
         O._default_overlay_set.cache_clear()
+
+
+def test_a_compressed_text_chunk_may_not_inflate_past_a_megabyte(tmp_path):
+    import zlib
+
+    from imgprivacy.data import _png
+
+    pixels = np.zeros((4, 4, 3), np.uint8)
+    small = _png.chunk(b"zTXt", b"note\0\0" + zlib.compress(b"x" * 1000))
+    bomb = _png.chunk(b"zTXt", b"note\0\0" + zlib.compress(b"x" * (_png.MAX_TEXT_BYTES + 1), 9))  # about 1 KB
+    ok, bad = tmp_path / "ok.png", tmp_path / "bomb.png"
+    ok.write_bytes(b"".join(_png.encode_parts(pixels, [small])))
+    bad.write_bytes(b"".join(_png.encode_parts(pixels, [bomb])))
+    assert D.read_image(ok).text == {"note": "x" * 1000}
+    assert len(bomb) < 2000
+    with pytest.raises(ValueError, match=r"bomb\.png.*expands to more than 1048576 bytes"):
+        D.read_image(bad)

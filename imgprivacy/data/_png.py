@@ -153,17 +153,29 @@ def _chunks(data) -> Iterator[tuple[bytes, memoryview]]:
     raise ValueError("PNG ends without an IEND chunk")
 
 
+#: the most a compressed text chunk may expand to (Pillow's limit): a small zTXt/iTXt must not inflate to gigabytes
+MAX_TEXT_BYTES = 1 << 20
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, MAX_TEXT_BYTES)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"a compressed PNG text chunk expands to more than {MAX_TEXT_BYTES} bytes (a decompression bomb?)")
+    return out
+
+
 def _text(kind: bytes, body: bytes) -> tuple[str, str] | None:
     key, _, rest = body.partition(b"\0")
     if kind == b"tEXt":
         return key.decode("latin-1"), rest.decode("latin-1")
     if kind == b"zTXt":
-        return key.decode("latin-1"), zlib.decompress(rest[1:]).decode("latin-1")
+        return key.decode("latin-1"), _inflate(rest[1:]).decode("latin-1")
     if kind == b"iTXt":
         compressed, rest = rest[0], rest[2:]
         _lang, _, rest = rest.partition(b"\0")
         _translated, _, value = rest.partition(b"\0")
-        return key.decode("latin-1"), (zlib.decompress(value) if compressed else value).decode("utf-8")
+        return key.decode("latin-1"), (_inflate(value) if compressed else value).decode("utf-8")
     return None
 
 
