@@ -651,7 +651,7 @@ KNOWN_S_COLUMNS = ("alpha", "k", "block", "overlays_found", "all_found", "ssim_p
 
 def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), key=None, overlays=None,
                         attack_overlays=None, image_ids=None, limits=None, depth: int | None = 8,
-                        progress: bool = True, return_images: bool = False):
+                        progress: bool = True, return_images: bool | int = False):
     """The known-S block attack (:func:`imgprivacy.attacks.known_overlay_attack`) over k-RTIO settings, scored.
 
     For each ``(alpha, k, block)`` the faces are protected with the user's
@@ -677,8 +677,11 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
     depth : {8, 16} or None, default 8
         Bits per sample of the protected photos the provider receives
         (``None``: the float photos, no storage).
-    return_images : bool, default False
-        Also return ``{(alpha, k, block): (protected, attacked)}`` stacks.
+    return_images : bool or int, default False
+        Also return ``{(alpha, k, block): (protected, attacked)}`` stacks:
+        True for every photo, a number ``n`` for the first ``n`` of each
+        setting (what a figure shows: the stacks of every setting are not
+        kept in memory).
 
     Returns
     -------
@@ -691,7 +694,7 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         clean faces before and after the attack; the target, its task, its
         rate on the protected and on the attacked photos, the images it saw
         (``n``) and the seconds the attack took for the setting.
-    dict, only with ``return_images=True``
+    dict, only with ``return_images`` True or a number
 
     Examples
     --------
@@ -721,6 +724,10 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
     limits = _check_limits(limits, list(named), len(stack))
     if depth is not None:
         depth = check_depth(depth)
+    if isinstance(return_images, (bool, np.bool_)):
+        keep = len(stack) if return_images else 0
+    else:
+        keep = check_int(return_images, "return_images", minimum=1)
     cells = []
     for i, setting in enumerate(check_sequence(settings, "settings")):
         if not (isinstance(setting, (tuple, list)) and len(setting) == 3):
@@ -753,6 +760,8 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
             rows.append({**common, "target": name, "task": task,
                          "rate_protected": _rate(target, task, protected[:n], few),
                          "rate_attacked": _rate(target, task, result.recovered[:n], few), "n": n, "seconds": seconds})
-        shown[alpha, k, block] = (protected, result.recovered)
+        if keep:
+            shown[alpha, k, block] = (protected[:keep].copy(), result.recovered[:keep].copy())
+        del protected, result
     table = pd.DataFrame(rows, columns=list(KNOWN_S_COLUMNS))
-    return (table, shown) if return_images else table
+    return (table, shown) if keep else table

@@ -388,6 +388,15 @@ def test_known_overlay_sweep_table(tiny):
     np.testing.assert_array_equal(attacked, ip.attacks.known_overlay_attack(protected, S, alpha=0.5, k=2, block=4).recovered)
     again = E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, limits={"counting": 3}, progress=False)
     assert again.drop(columns="seconds").equals(table.drop(columns="seconds"))  # deterministic
+    few, first = E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, limits={"counting": 3},
+                                       progress=False, return_images=2)  # the first 2 photos of each setting
+    assert set(first) == set(shown) and few.drop(columns="seconds").equals(table.drop(columns="seconds"))
+    for cell, (p2, a2) in first.items():
+        assert len(p2) == len(a2) == 2
+        np.testing.assert_array_equal(p2, shown[cell][0][:2])
+        np.testing.assert_array_equal(a2, shown[cell][1][:2])
+    with pytest.raises(ValueError, match="return_images"):
+        E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, progress=False, return_images=0)
 
 
 def test_known_overlay_sweep_attacks_with_another_set(tiny):
