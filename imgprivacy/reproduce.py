@@ -369,7 +369,7 @@ def _known_s(x, y, targets, limits, settings: Settings, overlays, progress: bool
     recognisers = {name: t for name, t in targets.items() if hasattr(t, "predict")}
     table, shown = known_overlay_sweep(
         x, y, recognisers, settings=[(0.45, 3, b) for b in settings.known_s_blocks], key=EVAL_KEY, overlays=overlays,
-        limits={k: v for k, v in limits.items() if k in recognisers}, progress=progress, return_images=True)
+        limits={k: v for k, v in limits.items() if k in recognisers}, progress=progress, return_images=6)  # the figure's 6
     rows = []
     for block, part in table.groupby("block", sort=False):
         first = part.iloc[0]
