@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .._memory import release_free_memory
 from .._validation import check_block, check_image, check_range_01
 from ._fitting import LUMA, FittedStore, block_strips, fit_blocks, in_halves, new_store
 from ._plan import KRTIOPlan, grid_shape
@@ -14,6 +15,7 @@ from ._workers import worker_pool, worker_threads
 
 __all__ = ["LUMA", "OverlayCache", "PreparedOverlays", "prepare_overlays", "resolve_overlays", "start_scaling"]
 
+_RELEASE_BYTES = 4 << 20  # freed memory is handed back after fitting from a source this large
 _STRIP_BYTES = 1 << 19  # bytes of one strip buffer (tuned by benchmarks/bench_krtio.py)
 _LOCAL = threading.local()  # one set of strip buffers per thread, shared by every geometry
 
@@ -165,7 +167,12 @@ class PreparedOverlays:
         cached = self.store.get(key)
         if cached is not None:
             return cached
-        blocks = fit_blocks(self._overlay(index), self.grid, self.block, self.channels)
+        source = self._overlay(index)
+        blocks = fit_blocks(source, self.grid, self.block, self.channels)
+        large = source.nbytes >= _RELEASE_BYTES
+        del source
+        if large:  # the source's float copy and the fit's strips: a notebook kernel would keep ~40 MB of them
+            release_free_memory()
         self.store.put(key, blocks)
         return blocks
 
