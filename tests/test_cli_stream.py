@@ -80,12 +80,18 @@ def test_stream_threads_policy(monkeypatch):
     assert stream.stream_threads(5) == 1
 
 
-def test_fitted_overlays_are_kept_only_under_the_budget(monkeypatch):
+def test_one_overlay_cache_per_set_holds_fitted_overlays_within_its_byte_bound(monkeypatch):
     the_set = [np.full((8, 8, 3), v, np.float32) for v in (0.1, 0.5, 0.9)]
-    cache = {}
-    first = stream.prepared(cache, the_set, (32, 32, 3), (8, 8))
-    assert stream.prepared(cache, the_set, (32, 32, 3), (8, 8)) is first  # 3 x 12 KiB: kept
-    assert stream.prepared(cache, the_set, (16, 32, 3), (8, 8)) is not first and len(cache) == 1  # another size
-    monkeypatch.setattr(stream, "REUSE_BUDGET", 3 * 32 * 32 * 3 * 4 - 1)  # a whole fitted set would not fit
-    big = stream.prepared(cache, the_set, (32, 32, 3), (8, 8))
-    assert stream.prepared(cache, the_set, (32, 32, 3), (8, 8)) is not big and cache == {}
+    caches = {}
+    first = stream.prepared(caches, the_set, (32, 32, 3), (8, 8))
+    assert stream.prepared(caches, the_set, (32, 32, 3), (8, 8)) is first  # the same geometry: the same fit
+    other = stream.prepared(caches, the_set, (16, 32, 3), (8, 8))
+    assert other is not first and other.store is first.store and len(caches) == 1  # one store for every size
+    derived = [ov.copy() for ov in the_set]  # format 2: each photo has its own set
+    assert stream.prepared(caches, derived, (32, 32, 3), (8, 8)).store is not first.store and len(caches) == 1
+    monkeypatch.setenv("IMGPRIVACY_FIT_BYTES", str(32 * 32 * 3 * 4))  # one fitted overlay of 32 x 32 RGB
+    caches.clear()
+    prep = stream.prepared(caches, the_set, (32, 32, 3), (8, 8))
+    for i in range(3):
+        prep.blocks(i)
+    assert prep.store.nbytes <= 32 * 32 * 3 * 4 and len(prep.cached_indices()) == 1

@@ -23,10 +23,6 @@ from typing import Any, Callable
 
 from ._common import CLIError, Interrupted, os_error_line, remove_temporaries, show, signals_interrupt
 
-#: Fitted overlays kept across photos of one size while a whole fitted set stays under this many bytes; larger
-#: photos fit their k overlays afresh, so that memory does not hold a full-size copy of every overlay.
-REUSE_BUDGET = 512 * 2**20
-
 
 def stream_threads(photos: int) -> int:
     """Threads for a run of ``photos``: 2 (compute beside write) where two cores are free, else 1.
@@ -97,8 +93,10 @@ def write_all(jobs: list, command: str, compute: Callable[[Any], Any], write: Ca
               "Run the same command again to resume", file=sys.stderr)
         return done, 128 + stop.signum
     except MemoryError:
-        remove_temporaries(current.out)
-        raise CLIError(f"not enough memory to {command} {show(current.src)}; {done} finished photo(s) are kept and "
+        if current is not None:
+            remove_temporaries(current.out)
+        where = show(current.src) if current is not None else "the first photo"
+        raise CLIError(f"not enough memory to {command} {where}; {done} finished photo(s) are kept and "
                        "skipped on the next run") from None
     except OSError as exc:
         if current is not None:
@@ -107,21 +105,19 @@ def write_all(jobs: list, command: str, compute: Callable[[Any], Any], write: Ca
     return done, 0
 
 
-def prepared(cache: dict, the_set, shape: tuple, block: tuple[int, int]):
-    """The set fitted to one geometry, kept for the next photo only while a whole fitted set is small.
+def prepared(caches: dict, the_set, shape: tuple, block: tuple[int, int]):
+    """The set fitted to one geometry, from one :class:`krtio.OverlayCache` per overlay set.
 
-    Only the latest geometry is kept; above :data:`REUSE_BUDGET` (a full
-    fitted set of a 12-MP photo is 30 x 144 MB) every photo gets a fresh
-    preparation, which fits only the overlays it chooses.
+    ``caches`` holds the cache of the latest set only (format 2 gives each
+    photo its own derived set; format 1 photos share one).  The cache's
+    byte-bounded store is what decides which fitted overlays are kept for
+    the next photo: at 12 MP (144 MB an overlay) none are, and each photo
+    fits only the overlays it chooses, strip by strip.
     """
     from .. import krtio
 
-    geometry = (tuple(shape), tuple(block), id(the_set))
-    channels = 1 if len(shape) == 2 or shape[2] in (1, 2) else 3
-    if len(the_set) * shape[0] * shape[1] * channels * 4 > REUSE_BUDGET:
-        cache.clear()
-        return krtio.prepare_overlays(the_set, shape, block=block)
-    if geometry not in cache:
-        cache.clear()
-        cache[geometry] = krtio.prepare_overlays(the_set, shape, block=block)
-    return cache[geometry]
+    held = caches.get(id(the_set))
+    if held is None:
+        caches.clear()
+        held = caches[id(the_set)] = (the_set, krtio.OverlayCache(the_set))  # the set kept alive: its id stays its own
+    return held[1].get(shape, block=block)
