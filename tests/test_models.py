@@ -243,6 +243,57 @@ def test_training_improves_held_out_accuracy_on_real_faces(faces):
     assert hist.loss[-1] < hist.loss[0] and hist.threads == M.DEFAULT_CPU_THREADS and hist.seconds > 0
 
 
+def _torch_optim_run(net, x, y, steps, *, adamw, cycle):
+    """``steps`` updates of ``net`` with torch.optim itself (the reference) and the library's optimiser's settings."""
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=5e-4) if adamw else torch.optim.Adam(net.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps) if cycle else None
+    torch.manual_seed(0)  # dropout draws the same masks in both runs
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+
+
+def _own_optim_run(net, x, y, steps, *, adamw, cycle, cycle_beta1=True):
+    opt = M.Adam(net.parameters(), lr=3e-3, weight_decay=5e-4 if adamw else 0.0, decoupled=adamw)
+    torch.manual_seed(0)
+    for t in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        if cycle:
+            lr, beta1 = M.one_cycle(t, steps, max_lr=3e-3)
+            opt.step(lr=lr, beta1=beta1 if cycle_beta1 else None)
+        else:
+            opt.step()
+
+
+@pytest.mark.parametrize("adamw, cycle", [(True, True), (False, False)])  # training's AdamW + one cycle; the UEP's Adam
+def test_the_optimiser_gives_torch_optims_weights_bit_for_bit(rng, adamw, cycle):
+    x = torch.from_numpy(rng.random((12, 1, 16, 16), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 4, 12))
+    nets = [M.build_model("vgg_a", n_classes=4, seed=3) for _ in range(3)]
+    _torch_optim_run(nets[0], x, y, 25, adamw=adamw, cycle=cycle)
+    _own_optim_run(nets[1], x, y, 25, adamw=adamw, cycle=cycle)
+    weights = [list(n.state_dict().values()) for n in nets]
+    assert all(torch.equal(a, b) for a, b in zip(weights[0], weights[1]))
+    assert not all(torch.equal(a, b) for a, b in zip(weights[0], weights[2]))  # and training did move them
+    if cycle:  # the check can fail: a schedule that leaves beta1 alone gives other weights
+        _own_optim_run(nets[2], x, y, 25, adamw=adamw, cycle=cycle, cycle_beta1=False)
+        assert not all(torch.equal(a, b) for a, b in zip(weights[0], list(nets[2].state_dict().values())))
+
+
+def test_training_never_imports_torch_dynamo():
+    """torch.optim's first call imports torch._dynamo (about 70 MB a kernel keeps); our optimiser does not."""
+    code = ("import sys, numpy as np; from imgprivacy import models as M; "
+            "net = M.build_model('vgg_a', n_classes=2, seed=0); "
+            "M.train(net, np.random.default_rng(0).random((8, 16, 16), dtype=np.float32), np.arange(8) % 2, "
+            "epochs=1, progress=False); print('torch._dynamo' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_training_is_reproducible_with_a_seed(rng):
     x, y = rng.random((8, 16, 16), dtype=np.float32), np.array([0, 1] * 4)
     nets = [M.build_model("vgg_b", n_classes=2, seed=0) for _ in range(2)]

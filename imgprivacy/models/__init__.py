@@ -24,7 +24,9 @@ and trains those networks:
 * **Training**: :func:`train` (augmentation for tiny face sets, one-cycle
   learning rate, progress bar, seeded and restartable), :func:`predict`,
   :func:`accuracy`, :func:`pick_device` (CUDA, else Apple MPS, else CPU) and
-  :func:`torch_threads`.
+  :func:`torch_threads`; :class:`Adam` and :func:`one_cycle`, torch.optim's
+  Adam/AdamW and OneCycleLR bit for bit without the 70 MB of
+  ``torch._dynamo`` that torch.optim's first call imports.
 * **The user's ensemble**: :func:`split_per_subject` and
   :func:`local_ensemble` (three networks trained on 10 subjects, 7 images
   each, the other 3 held out), returning a :class:`LocalEnsemble`.
@@ -37,7 +39,7 @@ and trains those networks:
   :func:`training_faces` the face set it was trained on).
 
 The code lives in private modules, every public name re-exported here:
-``_nets.py`` (layers, architectures, :func:`build_model`), ``_torch.py``
+``_nets.py`` (layers, architectures, :func:`build_model`), ``_optim.py`` (the optimiser), ``_torch.py``
 (the torch boundary, devices, threads, a model's mode and device),
 ``_train.py`` (:func:`train`, :func:`predict`, :func:`accuracy`),
 ``_split.py`` (:class:`Split`, :func:`split_per_subject`),
@@ -89,12 +91,14 @@ from ._checkpoints import (
 )
 from ._ensemble import cached_ensemble, local_ensemble
 from ._nets import ARCHITECTURES, LOCAL_ARCHITECTURES, FaceCNN, Standardize, Thumbnail, build_model
+from ._optim import Adam, one_cycle
 from ._split import Split, split_per_subject
 from ._torch import eval_mode, from_tensor, model_device, pick_device, to_tensor, torch_threads
 from ._train import DEFAULT_CPU_THREADS, TrainHistory, accuracy, predict, train
 
 __all__ = [
     "ARCHITECTURES",
+    "Adam",
     "CACHED_FILES",
     "CHECKPOINT_FORMAT_VERSION",
     "DEFAULT_CPU_THREADS",
@@ -117,6 +121,7 @@ __all__ = [
     "load_ensemble",
     "local_ensemble",
     "model_device",
+    "one_cycle",
     "pick_device",
     "predict",
     "save_checkpoint",

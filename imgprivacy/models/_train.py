@@ -17,6 +17,7 @@ from torch import nn
 from .._memory import release_free_memory
 from .._validation import _short, check_int, check_labels
 from ._torch import eval_mode, model_device, pick_device, to_tensor, torch_threads
+from ._optim import Adam, one_cycle
 
 __all__ = ["BATCH_SIZE", "DEFAULT_CPU_THREADS", "LR", "TrainHistory", "accuracy", "predict", "train"]
 
@@ -293,8 +294,10 @@ def train(
         gen = torch.Generator().manual_seed(seed)
         model.to(dev)
         xd, yd = x.to(dev), y.to(dev)
-        optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=float(weight_decay))
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=epochs * steps_per_epoch)
+        # AdamW with a one-cycle rate, as torch.optim's AdamW and OneCycleLR (the same bits), but without the
+        # 70 MB of torch._dynamo that their first call imports into the kernel (see _optim.py)
+        optimiser = Adam(model.parameters(), lr=lr, weight_decay=float(weight_decay), decoupled=True)
+        total_steps, done_steps = epochs * steps_per_epoch, 0
         bar = tqdm(range(epochs), desc=f"training {getattr(model, 'arch', type(model).__name__)}", disable=not progress, leave=True)
         for _ in bar:
             model.train()
@@ -308,10 +311,11 @@ def train(
                     xb = _augment(xb, gen)
                 out = model(xb)
                 loss = F.cross_entropy(out, yb, label_smoothing=float(label_smoothing))
-                optimiser.zero_grad(set_to_none=True)
+                optimiser.zero_grad()
                 loss.backward()
-                optimiser.step()
-                schedule.step()
+                step_lr, step_beta1 = one_cycle(done_steps, total_steps, max_lr=lr)
+                optimiser.step(lr=step_lr, beta1=step_beta1)
+                done_steps += 1
                 total_loss += loss.detach() * len(idx)
                 correct += (out.detach().argmax(1) == yb).sum()
             losses.append(float(total_loss) / len(x))
