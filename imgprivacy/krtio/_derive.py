@@ -130,7 +130,9 @@ def _render(crop: np.ndarray, draw: DerivedDraw) -> np.ndarray:
     return out
 
 
-def _derive(key, pool) -> list[tuple[DerivedDraw, np.ndarray]]:
+def _derive(key, pool, *, crops: bool = True) -> list[tuple[DerivedDraw, np.ndarray | None]]:
+    """The draws, each with its crop (a view of the pool image) if ``crops``; without, no pool image is kept
+    (an OverlaySet makes each image when read: 30 float32 copies of the bundled pool would be 100 MB)."""
     key = _prf.check_key(key)
     images = _check_pool(pool)
     m = len(images)
@@ -148,7 +150,7 @@ def _derive(key, pool) -> list[tuple[DerivedDraw, np.ndarray]]:
             start = (slot * ATTEMPTS + attempt) * FIELDS
             found = _draw(values[start : start + FIELDS], images, attempt)
             if found is not None:
-                out.append(found)
+                out.append(found if crops else (found[0], None))
                 break
         else:
             raise ValueError(
@@ -185,7 +187,7 @@ def derived_draws(key, *, pool=None) -> tuple[DerivedDraw, ...]:
     >>> d.source, d.crop, d.transform, d.order, d.invert
     (0, (4, 15, 8, 23), 7, (1, 2, 0), False)
     """
-    return tuple(draw for draw, _ in _derive(key, pool))
+    return tuple(draw for draw, _ in _derive(key, pool, crops=False))
 
 
 def derived_overlays(key, *, pool=None) -> data.OverlaySet:
@@ -282,9 +284,10 @@ def derived_overlays(key, *, pool=None) -> data.OverlaySet:
     >>> S.fingerprint == derived_overlays(bytes(range(16)), pool=pool).fingerprint
     True
     """
-    found = _derive(key, pool)
+    lazy = pool is None or isinstance(pool, data.OverlaySet)  # made from the pool when read: no pixels of its own
+    found = _derive(key, pool, crops=not lazy)
     names = tuple(f"derived[{j}]" for j in range(len(found)))
-    if pool is None or isinstance(pool, data.OverlaySet):  # made from the pool when read: no pixels of its own
+    if lazy:
         views = [(d.source, d.crop, d.transform, d.order, d.invert) for d, _crop in found]
         return data.view_set(data.overlay_set() if pool is None else pool, views, names=names, source="derived")
     images = tuple(_render(crop, draw) for draw, crop in found)
