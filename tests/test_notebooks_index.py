@@ -230,3 +230,31 @@ def test_defines_no_functions_or_classes(path):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         ]
         assert not defined, f"cell {i + 1} defines {defined}: move it into the imgprivacy package"
+
+
+def test_index_lists_every_graded_exercise_with_its_points():
+    index = {c.id: c.source for c in _read(INDEX).cells}
+    listed = 0
+    for path in NUMBERED:
+        for cell in _read(path).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                name = meta["grade_id"].removesuffix("_check")
+                points = meta["points"]
+                assert f"`{name}` ({points} point" in index[f"index-{path.name[:2]}"], f"{name} missing from the index"
+                listed += 1
+    assert listed >= 12
+
+
+def test_changed_points_make_the_index_stale(tmp_path):
+    for path in ALL:
+        shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / "02_protect_with_krtio.ipynb"
+    nb = _read(target)
+    graded = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    graded.metadata["nbgrader"]["points"] = 7
+    nbformat.write(nb, target)
+    assert INDEX.name in {p.name for p in builder.out_of_date(tmp_path)}
+    builder.build(tmp_path)
+    assert f"`{graded.metadata['nbgrader']['grade_id'].removesuffix('_check')}` (7 points)" in (
+        tmp_path / INDEX.name).read_text(encoding="utf-8")

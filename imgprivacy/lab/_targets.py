@@ -61,7 +61,7 @@ def check_recognition_rate(answer, *, rng, target=None, images=None, labels=None
 
 
 def check_filter_attack(answer, *, rng, target=None, images=None, labels=None, key=None, overlays=None,
-                        name: str = "the recogniser") -> tuple[int, str]:
+                        target_name: str = "the recogniser") -> tuple[int, str]:
     """``my_filter(images)``: a filter that gives ``target`` back some k-RTIO faces (α 0.45, k 3, 8-px blocks)."""
     _need({"target": target, "images": images, "labels": labels, "key": key, "overlays": overlays},
           "target", "images", "labels", "key", "overlays")
@@ -82,10 +82,10 @@ def check_filter_attack(answer, *, rng, target=None, images=None, labels=None, k
     library = metrics.recognition_rate(target, attacks.apply_filter(protected, "median", strength=1), labels)
     if after < before + 0.1 - 1e-9:
         raise CheckFailed(
-            f"with my_filter {name} recognises {after:.2f} of the {len(images)} k-RTIO faces, against {before:.2f} "
+            f"with my_filter {target_name} recognises {after:.2f} of the {len(images)} k-RTIO faces, against {before:.2f} "
             f"unfiltered ({after - before:+.2f}); it must gain at least +0.10 (the library's median filter of radius 1: "
             f"{library:.2f}). Smoothing removes the overlay's fine texture and block edges more than the face")
-    return 1, f"{name} recognises {before:.2f} → {after:.2f} of {len(images)} k-RTIO faces"
+    return 1, f"{target_name} recognises {before:.2f} → {after:.2f} of {len(images)} k-RTIO faces"
 
 
 def check_known_s_found(answer, *, rng, result=None, key=None, image_ids=None, m=None) -> int:
