@@ -410,6 +410,14 @@ def test_student_refuses_a_folder_without_notebooks(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_student_refuses_a_file_as_the_folder(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine", encoding="utf-8")
+    assert main(["lab", "student", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file" in err and target.read_text(encoding="utf-8") == "mine"
+
+
 def test_strip_solution_keeps_the_code_around_the_markers():
     source = "x = 1\ndef f(a):\n    b = a\n    ### BEGIN SOLUTION\n    return b\n    ### END SOLUTION\nprint(x)"
     assert ip.lab.strip_solution(source) == "x = 1\ndef f(a):\n    b = a\n    raise NotImplementedError()\nprint(x)"

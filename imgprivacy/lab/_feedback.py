@@ -261,16 +261,16 @@ def _factor(a, b, what, alpha, atol) -> str:
         return ""
     at = np.unravel_index(int(np.argmax(np.abs(b))), b.shape)
     example = f"expected {short(float(b[at]))}, got {short(float(a[at]))}" + (f" at {_where(at)}" if b.ndim else "")
-    named = {}
+    named = []  # (factor, its name, a hint)
     if alpha is not None:
-        named = {alpha: f"α = {alpha:.3g}", 1 / alpha: f"1/α = {1 / alpha:.3g}"}
+        by_alpha = ": a missing or extra division by α?"
+        named += [(alpha, f"α = {alpha:.3g}", by_alpha), (1 / alpha, f"1/α = {1 / alpha:.3g}", by_alpha)]
         if alpha < 1:
-            named.update({1 - alpha: f"1 − α = {1 - alpha:.3g}", 1 / (1 - alpha): f"1/(1 − α) = {1 / (1 - alpha):.3g}"})
-    named.update({100.0: "100 (a percentage instead of a fraction?)", 0.01: "1/100", -1.0: "−1 (a sign error?)"})
-    for value, label in named.items():
+            named += [(1 - alpha, f"1 − α = {1 - alpha:.3g}", ""), (1 / (1 - alpha), f"1/(1 − α) = {1 / (1 - alpha):.3g}", "")]
+    named += [(100.0, "100 (a percentage instead of a fraction?)", ""), (0.01, "1/100", ""), (-1.0, "−1 (a sign error?)", "")]
+    where = " everywhere" if b.ndim else ""
+    for value, label, hint in named:
         if np.isclose(s, value, rtol=1e-3):
-            hint = ": a missing or extra division by α?" if value in (alpha, 1 / alpha if alpha else None) else ""
-            where = " everywhere" if b.ndim else ""
             return f"{what} is off by a factor {label}{where} ({example}){hint}"
     return f"{what} is off by a constant factor {s:.4g} ({example})"
 

@@ -65,7 +65,7 @@ def check_filter_attack(answer, *, rng, target=None, images=None, labels=None, k
     """``my_filter(images)``: a filter that gives ``target`` back some k-RTIO faces (α 0.45, k 3, 8-px blocks)."""
     _need({"target": target, "images": images, "labels": labels, "key": key, "overlays": overlays},
           "target", "images", "labels", "key", "overlays")
-    ids = [f"lab-filter-{i}" for i in range(len(images))]
+    ids = [f"face-{i}" for i in range(len(images))]  # as ip.evaluate.sweep names them: the notebook's table
     protected = krtio.perturb_batch(images, key, image_ids=ids, overlays=overlays, progress=False)
     filtered = call_limited(answer, protected.copy(), name="my_filter")
     if filtered is None or np.shape(filtered) != protected.shape:
