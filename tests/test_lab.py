@@ -342,23 +342,40 @@ def _used(source: str) -> set[str]:
     return {n.id for n in ast.walk(ast.parse(lines)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-@pytest.mark.parametrize("path", NUMBERED, ids=lambda p: p.name)
-def test_every_exercise_is_a_side_branch(path):
-    """No cell outside an exercise uses a name that a solution cell defines at the top level."""
-    cells = _cells(path)
+def side_branch_problems(cells, where: str = "notebook") -> list[str]:
+    """Cells outside the exercises that use or redefine a name an exercise's solution cell defines."""
     defined = set()
     for cell in cells:
         if cell.cell_type == "code" and ip.lab.is_solution(cell):
-            top = {n.name if isinstance(n, (ast.FunctionDef, ast.ClassDef)) else None for n in ast.parse(cell.source).body}
-            defined |= {t for t in top if t} | {n.id for s in ast.parse(cell.source).body if isinstance(s, ast.Assign)
-                                                  for t in s.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    defined.add(node.name)
+                elif isinstance(node, ast.Assign):
+                    defined |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    problems = []
     for i, cell in enumerate(cells):
         if cell.cell_type != "code" or ip.lab.is_solution(cell) or ip.lab.is_graded(cell):
             continue
-        clash = _used(cell.source) & defined
-        assert not clash, f"{path.name} cell {i + 1} uses {sorted(clash)}, defined by an exercise's solution"
-        redefined = _assigned(cell.source) & defined
-        assert not redefined, f"{path.name} cell {i + 1} redefines {sorted(redefined)}, an exercise's answer"
+        if _used(cell.source) & defined:
+            problems.append(f"{where} cell {i + 1} uses {sorted(_used(cell.source) & defined)}, defined by a solution")
+        if _assigned(cell.source) & defined:
+            problems.append(f"{where} cell {i + 1} redefines {sorted(_assigned(cell.source) & defined)}, an answer")
+    return problems
+
+
+@pytest.mark.parametrize("path", NUMBERED, ids=lambda p: p.name)
+def test_every_exercise_is_a_side_branch(path):
+    """No cell outside an exercise uses a name that a solution cell defines at the top level."""
+    assert not side_branch_problems(_cells(path), path.name)
+
+
+def test_the_side_branch_check_finds_a_cell_that_uses_an_answer():
+    solution = nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION",
+                                         metadata={"nbgrader": {"solution": True, "grade": False}})
+    check = nbformat.v4.new_code_cell("ip.lab.check('x', f)", metadata={"nbgrader": {"grade": True, "points": 1}})
+    later = nbformat.v4.new_code_cell("y = f(2)")
+    assert side_branch_problems([solution, check]) == []
+    assert side_branch_problems([solution, check, later]) == ["notebook cell 3 uses ['f'], defined by a solution"]
 
 
 # --------------------------------------------------------------------------- the student version
