@@ -64,7 +64,17 @@ def check_pick_component(answer, *, rng) -> int:
             warnings.simplefilter("ignore", ConvergenceWarning)
             found = attacks.bss_fastica(attacks.naive_overlay(faces, overlay, alpha=0.45),
                                         random_state=int(rng.integers(2**31)))
-        cases.append(Case((found.mixing,), found.component, f"a mixing matrix of {n} photos x {found.mixing.shape[1]} sources"))
+        # ICA cannot know a source's scale or sign: rescaling and flipping the columns leaves the same mixture,
+        # and the library's choice (the smallest std / |mean|) does not change; a scale-blind answer does
+        mixing = found.mixing * np.exp(rng.uniform(-1.0, 1.0, found.mixing.shape[1])) \
+            * rng.choice([-1.0, 1.0], found.mixing.shape[1])
+        c, others = found.component, np.arange(mixing.shape[1]) != found.component
+        if len(cases) % 2:  # the overlay's column gets the largest std of all ...
+            mixing[:, c] *= 2 * mixing[:, others].std(axis=0).max() / mixing[:, c].std()
+        else:  # ... or the smallest mean weight
+            mixing[:, c] *= 0.5 * np.abs(mixing[:, others].mean(axis=0)).min() / abs(mixing[:, c].mean())
+        cases.append(Case((mixing,), found.component,
+                          f"a mixing matrix of {n} photos x {found.mixing.shape[1]} sources, columns rescaled"))
     mistakes = (
         Mistake("pick_component returns the source whose weights vary the MOST; the overlay is in every photo "
                 "with the same weight, so take the smallest std / |mean|", lambda m: int(np.argmax(_uniformity(m)))),

@@ -129,4 +129,5 @@ def check_known_s_found(answer, *, rng, result=None, key=None, image_ids=None, m
                 "chosen overlays found, |found ∩ true| / k averaged over the photos", all_found),
         Mistake("that is the number of overlays found; divide by k and average over the photos", count),
     )
-    return run_cases(answer, cases, name="fraction_found", mistakes=mistakes)
+    count = run_cases(answer, cases, name="fraction_found", mistakes=mistakes)
+    return count, f"on this notebook's attack and {count - 1} made-up ones"
