@@ -407,10 +407,12 @@ def test_the_student_version_is_valid_keeps_graded_cells_and_has_no_solutions(st
                 assert not any(ln in mine.source for ln in code_lines), f"{ex.name}: solution code left in"
                 assert mine.source.splitlines()[0] == theirs.source.splitlines()[0]  # the def line is kept
                 assert "raise NotImplementedError()" in mine.source
+                assert mine.metadata.deletable is False  # as nbgrader writes it
             else:
                 assert mine == theirs or mine.cell_type == "code" and mine.source == theirs.source
             if ip.lab.is_graded(theirs):
                 assert mine == theirs and mine.metadata.nbgrader.locked
+                assert mine.metadata.editable is False and mine.metadata.deletable is False  # read-only in JupyterLab
 
 
 def test_student_refuses_to_overwrite_and_writes_nothing(student, capsys):
@@ -437,7 +439,8 @@ def test_student_refuses_a_file_as_the_folder(tmp_path, capsys):
 
 def test_strip_solution_keeps_the_code_around_the_markers():
     source = "x = 1\ndef f(a):\n    b = a\n    ### BEGIN SOLUTION\n    return b\n    ### END SOLUTION\nprint(x)"
-    assert ip.lab.strip_solution(source) == "x = 1\ndef f(a):\n    b = a\n    raise NotImplementedError()\nprint(x)"
+    assert ip.lab.strip_solution(source) == ("x = 1\ndef f(a):\n    b = a\n    # YOUR CODE HERE\n"
+                                             "    raise NotImplementedError()\nprint(x)")
     with pytest.raises(ValueError, match="without"):
         ip.lab.strip_solution("### BEGIN SOLUTION\nx = 1")
 

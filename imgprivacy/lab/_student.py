@@ -1,9 +1,11 @@
 """The student version of the notebooks, as ``nbgrader generate_assignment`` makes it (json only, no numpy).
 
 In every solution cell (nbgrader metadata ``"solution": true``) the code between ``### BEGIN SOLUTION`` and
-``### END SOLUTION`` becomes ``raise NotImplementedError()`` at the indentation of the BEGIN line; the
-code before and after is kept.  Every code cell's outputs and execution count are cleared; graded cells
-are kept as they are, locked.
+``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the indentation of
+the BEGIN line, and the cell cannot be deleted (``"deletable": false``); the code before and after is kept.
+Every code cell's outputs and execution count are cleared; graded cells are kept as they are (read-only in
+JupyterLab: ``"editable": false``).  This is what nbgrader 0.9's ``generate_assignment`` writes, less its
+checksums.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = ["BEGIN", "END", "default_source", "is_graded", "is_solution", "strip_
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = "raise NotImplementedError()"
+PROMPT = "# YOUR CODE HERE"
 
 
 def _source(cell: dict) -> str:
@@ -54,6 +57,7 @@ def strip_solution(source: str, where: str = "cell") -> str:
     --------
     >>> print(strip_solution("def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION"))
     def f(x):
+        # YOUR CODE HERE
         raise NotImplementedError()
     """
     out, inside = [], False
@@ -63,7 +67,8 @@ def strip_solution(source: str, where: str = "cell") -> str:
             if inside:
                 raise ValueError(f"{where}: {BEGIN} inside another solution region")
             inside = True
-            out.append(line[: len(line) - len(line.lstrip())] + STUB)
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [indent + PROMPT, indent + STUB]
         elif marker == END:
             if not inside:
                 raise ValueError(f"{where}: {END} without {BEGIN}")
@@ -86,6 +91,7 @@ def student_notebook(nb: dict, name: str = "notebook") -> dict:
             cell["execution_count"] = None
         if is_solution(cell) and cell.get("cell_type") == "code":
             cell["source"] = strip_solution(_source(cell), f"{name}, cell {i + 1}")
+            cell.setdefault("metadata", {})["deletable"] = False
     out.get("metadata", {}).pop("widgets", None)
     return out
 
