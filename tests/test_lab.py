@@ -130,6 +130,24 @@ def test_an_answer_that_hangs_fails_with_a_time_limit_message():
     assert time.perf_counter() - start < 5
 
 
+def test_a_check_of_an_answer_that_hangs_fails_with_the_time_limit():
+    def shuffle_blocks(key, image_id, j, b):
+        perm, i = list(range(b)), 1
+        while i <= b:  # the counter never changes
+            t = ip.krtio.prf(key, image_id, 1, j, i) % (b - i + 1)
+            perm[b - i], perm[t] = perm[t], perm[b - i]
+        return perm
+
+    start = time.perf_counter()
+    _fails_fast = pytest.raises(ip.lab.CheckFailed, match=r"02_fisher_yates: shuffle_blocks did not finish within the "
+                                                          r"time limit of 0\.5 s.*a while loop whose counter never changes")
+    with _fails_fast:
+        ip.lab.check("02_fisher_yates", shuffle_blocks, seed=0, time_limit=0.5)
+    assert time.perf_counter() - start < 5
+    with pytest.raises(ValueError, match="time_limit must be a number of seconds"):
+        ip.lab.check("02_fisher_yates", shuffle_blocks, time_limit=0)
+
+
 def test_the_time_limit_also_holds_outside_the_main_thread():
     import threading
 

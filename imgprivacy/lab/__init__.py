@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._feedback import TIME_LIMIT, CheckFailed, CheckResult
+from ._feedback import time_limit as _limited
 from ._registry import EXERCISES, Exercise
 from ._student import (BEGIN, END, default_source, is_graded, is_solution, strip_solution, student_notebook,
                        write_student_version)
@@ -93,7 +94,7 @@ def exercises(notebook: str | None = None) -> list[Exercise]:
     return found
 
 
-def check(name: str, answer, *, seed: int | None = None, **context) -> CheckResult:
+def check(name: str, answer, *, seed: int | None = None, time_limit: float = TIME_LIMIT, **context) -> CheckResult:
     """Check a student's ``answer`` to the exercise ``name`` against the library's own implementation.
 
     Parameters
@@ -102,9 +103,11 @@ def check(name: str, answer, *, seed: int | None = None, **context) -> CheckResu
         The exercise (``ip.lab.exercises()`` lists them).
     answer : callable
         The student's function.  It runs on fresh random cases (or on the notebook's data in ``context``),
-        each call limited to :data:`TIME_LIMIT` seconds.
+        each call limited to ``time_limit`` seconds.
     seed : int, optional
         Seeds the random cases (default: fresh ones every time).
+    time_limit : float, default :data:`TIME_LIMIT` (20 s)
+        Seconds one call of ``answer`` may take.
     **context
         The notebook's data some exercises are checked on (the check cell passes them).
 
@@ -123,7 +126,8 @@ def check(name: str, answer, *, seed: int | None = None, **context) -> CheckResu
     ex = exercise(name)
     rng = np.random.default_rng(seed)
     try:
-        outcome = ex.check(answer, rng=rng, **context)
+        with _limited(time_limit):
+            outcome = ex.check(answer, rng=rng, **context)
     except CheckFailed as exc:
         raise CheckFailed(f"{name}: {exc}") from None
     cases, detail = outcome if isinstance(outcome, tuple) else (outcome, None)

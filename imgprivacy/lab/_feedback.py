@@ -4,6 +4,7 @@ two swapped entries, the first differing element)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from dataclasses import dataclass
@@ -11,10 +12,23 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["CheckFailed", "CheckResult", "call_limited", "describe_difference", "same", "short"]
+__all__ = ["CheckFailed", "CheckResult", "call_limited", "describe_difference", "same", "short", "time_limit"]
 
-#: seconds one call of a student's function may take (the library's answer takes milliseconds)
+#: seconds one call of a student's function may take by default (the library's answer takes milliseconds)
 TIME_LIMIT = 20.0
+_limit = [TIME_LIMIT]  # the limit in force: ip.lab.check(..., time_limit=) sets it for one check
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Limit every call of a student's function to ``seconds`` inside the block."""
+    if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 < seconds <= 3600):
+        raise ValueError(f"time_limit must be a number of seconds in (0, 3600], got {seconds!r}")
+    _limit.append(float(seconds))
+    try:
+        yield
+    finally:
+        _limit.pop()
 
 
 class CheckFailed(AssertionError):
@@ -76,7 +90,7 @@ class _TimeUp(BaseException):
     """Raised inside a student's function by the alarm (a BaseException, so ``except Exception`` cannot swallow it)."""
 
 
-def call_limited(fn: Callable, *args, name: str, limit: float = TIME_LIMIT, **kwargs):
+def call_limited(fn: Callable, *args, name: str, limit: float | None = None, **kwargs):
     """Call a student's function with a time limit; its errors become a :class:`CheckFailed` that says which.
 
     In the main thread of a POSIX process (a notebook kernel, pytest) a timer signal interrupts the call;
@@ -93,6 +107,7 @@ def call_limited(fn: Callable, *args, name: str, limit: float = TIME_LIMIT, **kw
     """
     if not callable(fn):
         raise CheckFailed(f"{name} must be a function (def {name}(...): ...), got {type(fn).__name__} {short(fn)}")
+    limit = _limit[-1] if limit is None else limit
     use_signal = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     try:
         if use_signal:
