@@ -144,7 +144,7 @@ def test_a_check_of_an_answer_that_hangs_fails_with_the_time_limit():
     with _fails_fast:
         ip.lab.check("02_fisher_yates", shuffle_blocks, seed=0, time_limit=0.5)
     assert time.perf_counter() - start < 5
-    with pytest.raises(ValueError, match="time_limit must be a number of seconds"):
+    with pytest.raises(ValueError, match=r"time_limit must be a finite number of seconds in \(0, 3600\], got 0"):
         ip.lab.check("02_fisher_yates", shuffle_blocks, time_limit=0)
 
 

@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._validation import check_real
+
 __all__ = ["CheckFailed", "CheckResult", "call_limited", "describe_difference", "same", "short", "time_limit"]
 
 #: seconds one call of a student's function may take by default (the library's answer takes milliseconds)
@@ -22,9 +24,8 @@ _limit = [TIME_LIMIT]  # the limit in force: ip.lab.check(..., time_limit=) sets
 @contextlib.contextmanager
 def time_limit(seconds: float):
     """Limit every call of a student's function to ``seconds`` inside the block."""
-    if not (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 < seconds <= 3600):
-        raise ValueError(f"time_limit must be a number of seconds in (0, 3600], got {seconds!r}")
-    _limit.append(float(seconds))
+    seconds = check_real(seconds, "time_limit", low=0, high=3600, low_open=True, accepted=" of seconds in (0, 3600]")
+    _limit.append(seconds)
     try:
         yield
     finally:
