@@ -29,6 +29,7 @@ __all__ = [
     "generate_key",
     "key_check_value",
     "krtio",
+    "lab",
     "metrics",
     "models",
     "plotting",
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 _LAZY = {"attacks", "data", "krtio", "metrics", "targets", "widgets", "cli", "models", "uep", "evaluate", "plotting",
-         "reproduce"}
+         "reproduce", "lab"}
 _FROM_PRF = {"FORMAT_VERSION", "generate_key", "key_check_value", "read_key", "write_key"}
 
 

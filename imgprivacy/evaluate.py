@@ -749,7 +749,7 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         found = [set(np.asarray(sel).tolist()) for sel in np.asarray(result.selection).reshape(len(stack), k)]
         common = {
             "alpha": alpha, "k": k, "block": block,
-            "overlays_found": float(np.mean([len(f & t) / k for f, t in zip(found, truth)])) if known else np.nan,
+            "overlays_found": attacks.overlays_found(result.selection, [sorted(t) for t in truth]) if known else np.nan,
             "all_found": float(np.mean([f == t for f, t in zip(found, truth)])) if known else np.nan,
             "ssim_protected": float(np.mean([metrics.ssim(a, b) for a, b in zip(stack, protected)])),
             "ssim_attacked": float(np.mean([metrics.ssim(a, b) for a, b in zip(stack, result.recovered)])),

@@ -7,7 +7,7 @@
 * no import cycle between the package's modules, function-level imports
   included;
 * a layer imports only from its own layer or the layers below it;
-* the headless parts (evaluate, plotting, reproduce, cli) never reach
+* the headless parts (evaluate, plotting, reproduce, lab, cli) never reach
   ipywidgets or the widgets, not even from inside a function;
 * notebooks use only the public API.
 
@@ -48,12 +48,13 @@ LAYERS = {
     "imgprivacy.evaluate": 3,
     "imgprivacy.plotting": 4,
     "imgprivacy.reproduce": 5,
+    "imgprivacy.lab": 5,
     "imgprivacy.widgets": 6,
     "imgprivacy.cli": 7,
 }
 LAYER_NAMES = ("shared helpers", "numpy algorithms", "torch learning", "evaluation", "static plots",
                "the paper's run", "widgets", "command line")
-HEADLESS = ("imgprivacy.evaluate", "imgprivacy.plotting", "imgprivacy.reproduce", "imgprivacy.cli")
+HEADLESS = ("imgprivacy.evaluate", "imgprivacy.plotting", "imgprivacy.reproduce", "imgprivacy.lab", "imgprivacy.cli")
 
 
 # --------------------------------------------------------------------------- the analysis

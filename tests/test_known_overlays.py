@@ -257,3 +257,10 @@ def test_block_4_resists_this_search_but_not_its_energy(setting):
     ssim = [ip.metrics.ssim(a, b) for a, b in zip(x, out.recovered)]
     assert np.mean(found) <= 0.75 and np.mean(ssim) <= 0.75
     assert truth_lower >= 7
+
+
+def test_overlays_found_compares_as_sets_and_refuses_mismatched_shapes():
+    assert ip.attacks.overlays_found([[1, 4, 7], [0, 2, 3]], [[7, 1, 5], [3, 0, 2]]) == pytest.approx((2 / 3 + 1) / 2)
+    assert ip.attacks.overlays_found([2, 5], [5, 2]) == 1.0  # one photo; the order drawn does not matter
+    with pytest.raises(ValueError, match="k overlays for each of N >= 1 photos"):
+        ip.attacks.overlays_found([[1, 2]], [[1, 2], [3, 4]])

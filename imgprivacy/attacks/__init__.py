@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from ._bss import BSSResult, bandpass, bss_fastica, naive_overlay, remove_naive_overlay
 from ._filters import FILTERS, FilterSpec, apply_filter, blur, gaussian_blur, greyscale, jpeg, median_filter, reduce_bit_depth
-from ._known_overlays import KnownOverlayResult, known_overlay_attack
+from ._known_overlays import KnownOverlayResult, known_overlay_attack, overlays_found
 from ._median import MedianSweep, median_estimate, median_pick, median_removal, median_sweep
 from ._robust import DEFAULT_ALPHAS, DEFAULT_BLOCKS, AugmentedFace, krtio_augment
 
@@ -55,6 +55,7 @@ __all__ = [
     "greyscale",
     "jpeg",
     "known_overlay_attack",
+    "overlays_found",
     "krtio_augment",
     "median_estimate",
     "median_filter",

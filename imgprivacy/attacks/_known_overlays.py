@@ -259,6 +259,37 @@ def _check_sweeps(sweeps) -> int:
     return check_int(sweeps, "sweeps", minimum=0)
 
 
+def overlays_found(selection, truth) -> float:
+    """Fraction of the overlays k-RTIO chose that an attack found: ``|found & true| / k``, averaged over photos.
+
+    The attack lists its overlays in ascending order and k-RTIO in the order it drew them; both are
+    compared as sets.
+
+    Parameters
+    ----------
+    selection : array-like of int, shape (N, k) or (k,)
+        The attack's overlays per photo (:attr:`KnownOverlayResult.selection`).
+    truth : sequence of N sequences of k ints, or one sequence of k ints
+        The overlays k-RTIO chose (:func:`imgprivacy.krtio.select_overlays`).
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> round(overlays_found([[1, 4, 7], [0, 2, 3]], [[7, 1, 5], [3, 0, 2]]), 4)  # (2/3 + 3/3) / 2
+    0.8333
+    """
+    found = np.atleast_2d(np.asarray(selection, dtype=np.int64))
+    true = np.atleast_2d(np.asarray(truth, dtype=np.int64))
+    if found.shape != true.shape or found.size == 0:
+        raise ValueError(f"selection and truth must both hold k overlays for each of N >= 1 photos, "
+                         f"got shapes {found.shape} and {true.shape}")
+    k = found.shape[1]
+    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / k for f, t in zip(found, true)]))
+
+
 def known_overlay_attack(
     perturbed,
     overlays,

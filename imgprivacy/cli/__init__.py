@@ -7,6 +7,7 @@
     imgprivacy manifest --key KEYFILE [--json]
     imgprivacy overlays [DIR] [--export DIR]
     imgprivacy reproduce [--fast] --out DIR
+    imgprivacy lab student DIR | imgprivacy lab solutions [NAME]
 
 Protected photos are lossless PNGs in k-RTIO format 2 (see
 :mod:`imgprivacy.krtio`): each gets a fresh random nonce, the overlay set is

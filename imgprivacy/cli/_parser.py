@@ -140,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="a coarse grid on 40 faces (about 2 minutes) instead of the full run (about 16)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_command("_commands", "cmd_reproduce"))
+
+    p = sub.add_parser("lab", help="the course's graded exercises: write the student version, show solutions")
+    labs = p.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
+    q = labs.add_parser("student", help="write the notebooks with every solution replaced by `raise NotImplementedError()`")
+    q.add_argument("dir", metavar="DIR", help="a new or empty folder (existing notebooks there are never replaced)")
+    q.add_argument("--source", metavar="NOTEBOOKS", help="the instructor notebooks (default: this checkout's notebooks/)")
+    q.set_defaults(func=_command("_lab", "cmd_lab_student"))
+    q = labs.add_parser("solutions", help="list the exercises, or show one exercise's reference solution")
+    q.add_argument("name", nargs="?", metavar="NAME", help="an exercise, e.g. 02_fisher_yates")
+    q.set_defaults(func=_command("_lab", "cmd_lab_solutions"))
     return parser
 
 
