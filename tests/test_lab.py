@@ -499,3 +499,11 @@ def test_lab_help_is_fast_and_imports_no_numpy():
     help_text = subprocess.run([sys.executable, "-m", "imgprivacy.cli", "lab", "--help"], capture_output=True,
                                text=True, check=True).stdout
     assert "student" in help_text and "solutions" in help_text
+
+
+def test_a_failed_check_shows_its_message_in_a_notebook_not_the_librarys_frames():
+    """IPython renders ``_render_traceback_`` instead of a traceback: only the name and the message."""
+    with pytest.raises(ip.lab.CheckFailed) as info:
+        ip.lab.check("01_remove_overlay", lambda perturbed, overlay, alpha: (perturbed - alpha * overlay) / (1 - alpha))
+    lines = info.value._render_traceback_()
+    assert len(lines) == 1 and "CheckFailed" in lines[0] and "swapped" in lines[0] and "File " not in lines[0]

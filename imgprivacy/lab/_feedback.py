@@ -36,8 +36,13 @@ class CheckFailed(AssertionError):
     """An answer that does not match the library's; the message says what differs and how to fix it.
 
     A subclass of ``AssertionError``, so that nbgrader, otter-grader and pytest count a failed check cell
-    as a failed test.
+    as a failed test.  In a notebook, IPython shows the message alone (:meth:`_render_traceback_`): the
+    frames inside the library would only hide it and look as if the library had crashed.
     """
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows instead of a traceback: the exception's name in red, then the message."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
 
 
 @dataclass(frozen=True)
