@@ -93,6 +93,85 @@ def test_toy_grey_noise_overlays_leave_the_search_in_a_local_optimum():
     assert np.sum(np.isclose(out.explained, 1.0, atol=1e-6)) == 2
 
 
+# -- the beam search -------------------------------------------------------------------------------
+
+
+def _same_result(a, b):
+    return (np.array_equal(a.recovered, b.recovered) and np.array_equal(a.selection, b.selection)
+            and np.array_equal(a.permutations, b.permutations) and np.array_equal(a.explained, b.explained))
+
+
+@pytest.mark.parametrize(("shape", "k"), [((16, 16), 2), ((13, 11), 2), ((12, 10, 3), 3)])
+def test_beam_of_width_1_is_greedy(rng, shape, k):
+    overlays, _, y, _ = _toy(np.random.default_rng(1), shape, k=k)
+    y = np.clip(y + rng.normal(0, 0.05, y.shape).astype(np.float32), 0, 1)  # not exactly solvable
+    greedy = attacks.known_overlay_attack(y, overlays, k=k, block=4)
+    assert _same_result(attacks.known_overlay_attack(y, overlays, k=k, block=4, search="greedy"), greedy)
+    assert _same_result(attacks.known_overlay_attack(y, overlays, k=k, block=4, search="beam", beam_width=1), greedy)
+    for sweeps in (0, 1):
+        assert _same_result(attacks.known_overlay_attack(y, overlays, k=k, block=4, sweeps=sweeps, search="beam",
+                                                         beam_width=1),
+                            attacks.known_overlay_attack(y, overlays, k=k, block=4, sweeps=sweeps))
+
+
+def test_best_overlays_names_greedys_choice_at_any_count(rng):
+    # the beam keeps greedy's path by construction: the first choice _best_overlays reports is the one a
+    # count of 1 returns, however many are asked for
+    from scipy.optimize import linear_sum_assignment
+
+    overlays = [rng.random((16, 16), dtype=np.float32) for _ in range(8)]
+    prep = krtio.PreparedOverlays(overlays, (16, 16), block=4)
+    geo = ko._Geometry(prep, np.float32(0.2))
+    for _ in range(5):
+        residual = rng.random((prep.b, geo.n, 1), dtype=np.float32)
+        cands = [int(v) for v in rng.permutation(8)[:6]]
+        (g1, v1, p1), [only] = ko._best_overlays(geo, residual, cands, 1, linear_sum_assignment)
+        assert only[1] == v1 and np.array_equal(only[2], p1)
+        for count in (2, 4, 6):
+            (g, v, p), best = ko._best_overlays(geo, residual, cands, count, linear_sum_assignment)
+            assert (g, v) == (g1, v1) and np.array_equal(p, p1)
+            assert len(best) == count and [t[0] for t in best] == sorted((t[0] for t in best), reverse=True)
+            assert best[0][0] >= g  # nothing the wider search reports beats the best
+
+
+def test_beam_keeps_greedys_path_and_distinct_sets(rng):
+    from scipy.optimize import linear_sum_assignment
+
+    overlays, _, y, _ = _toy(np.random.default_rng(1), (16, 16), m=6, k=3)
+    y = np.clip(y + rng.normal(0, 0.05, y.shape).astype(np.float32), 0, 1)
+    prep = krtio.PreparedOverlays(overlays, (16, 16), block=4)
+    geo = ko._Geometry(prep, krtio.mix_weights(0.45, 3)[1])
+    for img in y:
+        blocks = geo.to_blocks(img[..., None])
+        [(chosen, perms, residual)] = ko._identify(geo, blocks, 3, 1, linear_sum_assignment)
+        for width in (2, 3, 5):
+            beam = ko._identify(geo, blocks, 3, width, linear_sum_assignment)
+            assert len(beam) == width and len({frozenset(c) for c, _, _ in beam}) == width
+            assert beam[0][0] == chosen and np.array_equal(beam[0][2], residual)
+            assert all(np.array_equal(p, q) for p, q in zip(beam[0][1], perms))
+            for c, ps, r in beam:  # each state's residual is the photo less its overlays
+                expected = blocks.copy()
+                for v, p in zip(c, ps):
+                    expected = expected - geo.contribution(v, p)
+                assert np.array_equal(r, expected)
+
+
+def test_rejects_bad_search_options(rng):
+    S = [rng.random((8, 8, 3), dtype=np.float32) for _ in range(4)]
+    y = rng.random((2, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match="search must be one of 'greedy', 'beam', got 'Beam'"):
+        attacks.known_overlay_attack(y, S, block=4, search="Beam")
+    with pytest.raises(ValueError, match="search must be one of 'greedy', 'beam', got None"):
+        attacks.known_overlay_attack(y, S, block=4, search=None)
+    with pytest.raises(ValueError, match="beam_width must be >= 1, got 0"):
+        attacks.known_overlay_attack(y, S, block=4, search="beam", beam_width=0)
+    with pytest.raises(TypeError, match="beam_width must be an integer, got 2.0 of type float"):
+        attacks.known_overlay_attack(y, S, block=4, search="beam", beam_width=2.0)
+    with pytest.raises(ValueError, match=r"beam_width applies to search='beam' only, got beam_width=3 with "
+                                         r"search='greedy'; pass search='beam' or leave beam_width out"):
+        attacks.known_overlay_attack(y, S, block=4, beam_width=3)
+
+
 # -- shapes, dtypes, inputs ------------------------------------------------------------------------
 
 
