@@ -444,10 +444,20 @@ def known_overlay_attack(
     overlays found, SSIM 0.55 -> 0.96 in 7 s; block 8 (b = 1024), 2 of 3
     found, SSIM 0.48 -> 0.74 in 24 s.
 
-    Limits: the search is greedy and can stop in a local optimum where two
+    Limits: the search can stop in a local optimum where two
     overlays share errors (two wrong blocks at one place), most visibly
     with structureless noise overlays; smaller blocks (less texture per
     block) and larger ``k`` (weaker overlays) make identification harder.
+    ``search="beam"`` helps where greedy fails, at block 4 (first 10
+    held-out faces, ``benchmarks/bench_known_s.py``): overlays found 0.50
+    (greedy) / 0.60 (width 2) / 0.63 (width 4), all 3 found 0.2 / 0.4 /
+    0.4, SSIM after the attack 0.61 / 0.66 / 0.68, at 2.1 / 3.6 times
+    greedy's time; at blocks 8 and 16 all three find every overlay (1.4 to
+    1.9 times the time).  What still limits it is the score: with the
+    first two true overlays subtracted (greedy's shuffles, some blocks
+    wrong) the third true one ranks 13th to 22nd of 28 by the within-block
+    score for 6 of 10 faces, so a beam on that score would need a width
+    of about 20.
 
     References
     ----------
