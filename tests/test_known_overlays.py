@@ -155,6 +155,11 @@ def test_beam_keeps_greedys_path_and_distinct_sets(rng):
                 for v, p in zip(c, ps):
                     expected = expected - geo.contribution(v, p)
                 assert np.array_equal(r, expected)
+    # the set kept is the one left smoothest after refinement, so never rougher than greedy's
+    greedy = attacks.known_overlay_attack(y, overlays, k=3, block=4)
+    for width in (2, 3):
+        beam = attacks.known_overlay_attack(y, overlays, k=3, block=4, search="beam", beam_width=width)
+        assert np.all(beam.explained >= greedy.explained)
 
 
 def test_rejects_bad_search_options(rng):
