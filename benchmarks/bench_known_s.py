@@ -7,7 +7,9 @@ fraction of the k overlays identified, the fraction of photos with all k identif
 of the attacked photo to the clean face, for each search.
 
 Run: ``python benchmarks/bench_known_s.py [--faces olivetti|orl] [--photos N] [--blocks 4 8 16]
-[--widths 2 4]``.  Expected: the beam of width W costs about W times greedy (W final sets are refined).
+[--widths 2 4]``.  Expected: the beam of width W costs up to about W times greedy (W final sets are
+refined); measured on 10 Olivetti faces: 2.1 / 3.6 times at 4-px blocks (W = 2 / 4), 1.4 / 1.9 at 8 px,
+1.1 / 1.6 at 16 px.
 """
 
 from __future__ import annotations
