@@ -59,6 +59,24 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
     return value
 
 
+def check_choice(value: Any, name: str, choices: tuple) -> Any:
+    """Return ``value`` if it is one of ``choices``, else name them all in the error."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {_short(value)}")
+    return value
+
+
+def check_search(search: Any, beam_width: Any, *, default_width: int) -> int:
+    """The known-S attack's ``search`` and ``beam_width``: how many partial overlay sets it keeps (1: greedy)."""
+    search = check_choice(search, "search", ("greedy", "beam"))
+    if search == "greedy":
+        if beam_width is not None:
+            raise ValueError(f"beam_width applies to search='beam' only, got beam_width={_short(beam_width)} with "
+                             "search='greedy'; pass search='beam' or leave beam_width out")
+        return 1
+    return default_width if beam_width is None else check_int(beam_width, "beam_width", minimum=1)
+
+
 def check_alpha(alpha: Any, name: str = "alpha") -> float:
     """Check a mixing weight in (0, 1] and return it as a float."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):

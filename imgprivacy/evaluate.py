@@ -645,13 +645,14 @@ def bss_sweep(images, overlays=None, *, scheme: str = "naive", alphas: Sequence[
 
 # =========================================================================== the known-S block attack
 #: Columns of the table :func:`known_overlay_sweep` returns, in order.
-KNOWN_S_COLUMNS = ("alpha", "k", "block", "overlays_found", "all_found", "ssim_protected", "ssim_attacked", "target",
-                   "task", "rate_protected", "rate_attacked", "n", "seconds")
+KNOWN_S_COLUMNS = ("alpha", "k", "block", "search", "overlays_found", "all_found", "ssim_protected", "ssim_attacked",
+                   "target", "task", "rate_protected", "rate_attacked", "n", "seconds")
 
 
 def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), key=None, overlays=None,
                         attack_overlays=None, image_ids=None, limits=None, depth: int | None = 8,
-                        progress: bool = True, return_images: bool | int = False):
+                        progress: bool = True, return_images: bool | int = False, search: str = "greedy",
+                        beam_width: int | None = None):
     """The known-S block attack (:func:`imgprivacy.attacks.known_overlay_attack`) over k-RTIO settings, scored.
 
     For each ``(alpha, k, block)`` the faces are protected with the user's
@@ -682,12 +683,17 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         True for every photo, a number ``n`` for the first ``n`` of each
         setting (what a figure shows: the stacks of every setting are not
         kept in memory).
+    search, beam_width
+        The attack's search, as in
+        :func:`imgprivacy.attacks.known_overlay_attack` (the table's
+        ``search`` column names it; ``"beam"`` is about ``beam_width``
+        times slower).
 
     Returns
     -------
     pandas.DataFrame
         One row per setting and target, columns :data:`KNOWN_S_COLUMNS`:
-        the setting; ``overlays_found`` (fraction of the chosen overlays
+        the setting and ``search``; ``overlays_found`` (fraction of the chosen overlays
         the attack names) and ``all_found`` (fraction of photos with all k
         named), checked against the key's true choice (NaN when
         ``attack_overlays`` is another set); mean SSIM to the
@@ -713,7 +719,10 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
 
     import pandas as pd
 
+    from ._validation import check_search
+
     stack = check_stack(images, "images")
+    check_search(search, beam_width, default_width=1)  # refused before any photo is protected
     named = _check_targets(targets)
     labels = check_labels(labels, len(stack), required=any(task == "recognition" for _, task in named.values()))
     key = _prf.check_key(EVALUATION_KEY if key is None else key)
@@ -743,12 +752,13 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
         if depth is not None:
             protected = np.stack([_store(p, depth) for p in protected])
         start = time.perf_counter()
-        result = attacks.known_overlay_attack(protected, guess, alpha=alpha, k=k, block=block)
+        result = attacks.known_overlay_attack(protected, guess, alpha=alpha, k=k, block=block, search=search,
+                                              beam_width=beam_width)
         seconds = time.perf_counter() - start
         truth = [set(krtio.select_overlays(key, i, k=k, m=len(S))) for i in ids]
         found = [set(np.asarray(sel).tolist()) for sel in np.asarray(result.selection).reshape(len(stack), k)]
         common = {
-            "alpha": alpha, "k": k, "block": block,
+            "alpha": alpha, "k": k, "block": block, "search": search,
             "overlays_found": attacks.overlays_found(result.selection, [sorted(t) for t in truth]) if known else np.nan,
             "all_found": float(np.mean([f == t for f, t in zip(found, truth)])) if known else np.nan,
             "ssim_protected": float(np.mean([metrics.ssim(a, b) for a, b in zip(stack, protected)])),

@@ -399,6 +399,29 @@ def test_known_overlay_sweep_table(tiny):
         E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, progress=False, return_images=0)
 
 
+def test_known_overlay_sweep_search_column_and_pass_through(tiny):
+    X, y, S, _ = tiny
+    targets = {"smooth": Smooth()}
+    settings = [(0.5, 2, 4)]
+    greedy, shown = E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, progress=False,
+                                          return_images=True)
+    assert greedy.search.tolist() == ["greedy"]  # the default
+    beam, beam_shown = E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, progress=False,
+                                             return_images=True, search="beam", beam_width=3)
+    assert beam.search.tolist() == ["beam"]
+    protected = shown[0.5, 2, 4][0]
+    expected = ip.attacks.known_overlay_attack(protected, S, alpha=0.5, k=2, block=4, search="beam", beam_width=3)
+    np.testing.assert_array_equal(beam_shown[0.5, 2, 4][1], expected.recovered)
+    one = E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, progress=False, search="beam",
+                                beam_width=1)
+    cols = [c for c in E.KNOWN_S_COLUMNS if c not in ("search", "seconds")]
+    assert one[cols].equals(greedy[cols])  # a beam of width 1 is the greedy search
+    with pytest.raises(ValueError, match="search must be one of 'greedy', 'beam', got 'wide'"):
+        E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, progress=False, search="wide")
+    with pytest.raises(ValueError, match="beam_width applies to search='beam' only"):
+        E.known_overlay_sweep(X, y, targets, settings=settings, overlays=S, progress=False, beam_width=2)
+
+
 def test_known_overlay_sweep_attacks_with_another_set(tiny):
     X, y, S, _ = tiny
     rng = np.random.default_rng(1)

@@ -3,7 +3,8 @@
 The provider knows the overlay set S, alpha, k and the block size (the CLI writes them into the
 PNG metadata), not the key or the photo ids.  Measured values are in the comments (120 held-out
 Olivetti faces, key bytes(range(16)), default overlay set); the assertions leave a margin.  The
-full table, with alpha 0.3/0.6, blocks 4/16, k = 8 and timings, is in the attack's docstring.
+full table, with alpha 0.3/0.6, blocks 4/16, k = 8 and timings, is in the attack's docstring, and
+the beam search beside the greedy one in benchmarks/bench_known_s.py.
 """
 
 import numpy as np
@@ -91,6 +92,90 @@ def test_toy_grey_noise_overlays_leave_the_search_in_a_local_optimum():
         assert out.selection[i].tolist() == sorted(krtio.plan(KEY, image_id, k=2, m=5, b=16).selection)
     assert out.explained.min() < 0.9 and np.abs(out.recovered - x).max() > 0.1
     assert np.sum(np.isclose(out.explained, 1.0, atol=1e-6)) == 2
+
+
+# -- the beam search -------------------------------------------------------------------------------
+
+
+def _same_result(a, b):
+    return (np.array_equal(a.recovered, b.recovered) and np.array_equal(a.selection, b.selection)
+            and np.array_equal(a.permutations, b.permutations) and np.array_equal(a.explained, b.explained))
+
+
+@pytest.mark.parametrize(("shape", "k"), [((16, 16), 2), ((13, 11), 2), ((12, 10, 3), 3)])
+def test_beam_of_width_1_is_greedy(rng, shape, k):
+    overlays, _, y, _ = _toy(np.random.default_rng(1), shape, k=k)
+    y = np.clip(y + rng.normal(0, 0.05, y.shape).astype(np.float32), 0, 1)  # not exactly solvable
+    greedy = attacks.known_overlay_attack(y, overlays, k=k, block=4)
+    assert _same_result(attacks.known_overlay_attack(y, overlays, k=k, block=4, search="greedy"), greedy)
+    assert _same_result(attacks.known_overlay_attack(y, overlays, k=k, block=4, search="beam", beam_width=1), greedy)
+    for sweeps in (0, 1):
+        assert _same_result(attacks.known_overlay_attack(y, overlays, k=k, block=4, sweeps=sweeps, search="beam",
+                                                         beam_width=1),
+                            attacks.known_overlay_attack(y, overlays, k=k, block=4, sweeps=sweeps))
+
+
+def test_best_overlays_names_greedys_choice_at_any_count(rng):
+    # the beam keeps greedy's path by construction: the first choice _best_overlays reports is the one a
+    # count of 1 returns, however many are asked for
+    from scipy.optimize import linear_sum_assignment
+
+    overlays = [rng.random((16, 16), dtype=np.float32) for _ in range(8)]
+    prep = krtio.PreparedOverlays(overlays, (16, 16), block=4)
+    geo = ko._Geometry(prep, np.float32(0.2))
+    for _ in range(5):
+        residual = rng.random((prep.b, geo.n, 1), dtype=np.float32)
+        cands = [int(v) for v in rng.permutation(8)[:6]]
+        (g1, v1, p1), [only] = ko._best_overlays(geo, residual, cands, 1, linear_sum_assignment)
+        assert only[1] == v1 and np.array_equal(only[2], p1)
+        for count in (2, 4, 6):
+            (g, v, p), best = ko._best_overlays(geo, residual, cands, count, linear_sum_assignment)
+            assert (g, v) == (g1, v1) and np.array_equal(p, p1)
+            assert len(best) == count and [t[0] for t in best] == sorted((t[0] for t in best), reverse=True)
+            assert best[0][0] >= g  # nothing the wider search reports beats the best
+
+
+def test_beam_keeps_greedys_path_and_distinct_sets(rng):
+    from scipy.optimize import linear_sum_assignment
+
+    overlays, _, y, _ = _toy(np.random.default_rng(1), (16, 16), m=6, k=3)
+    y = np.clip(y + rng.normal(0, 0.05, y.shape).astype(np.float32), 0, 1)
+    prep = krtio.PreparedOverlays(overlays, (16, 16), block=4)
+    geo = ko._Geometry(prep, krtio.mix_weights(0.45, 3)[1])
+    for img in y:
+        blocks = geo.to_blocks(img[..., None])
+        [(chosen, perms, residual)] = ko._identify(geo, blocks, 3, 1, linear_sum_assignment)
+        for width in (2, 3, 5):
+            beam = ko._identify(geo, blocks, 3, width, linear_sum_assignment)
+            assert len(beam) == width and len({frozenset(c) for c, _, _ in beam}) == width
+            assert beam[0][0] == chosen and np.array_equal(beam[0][2], residual)
+            assert all(np.array_equal(p, q) for p, q in zip(beam[0][1], perms))
+            for c, ps, r in beam:  # each state's residual is the photo less its overlays
+                expected = blocks.copy()
+                for v, p in zip(c, ps):
+                    expected = expected - geo.contribution(v, p)
+                assert np.array_equal(r, expected)
+    # the set kept is the one left smoothest after refinement, so never rougher than greedy's
+    greedy = attacks.known_overlay_attack(y, overlays, k=3, block=4)
+    for width in (2, 3):
+        beam = attacks.known_overlay_attack(y, overlays, k=3, block=4, search="beam", beam_width=width)
+        assert np.all(beam.explained >= greedy.explained)
+
+
+def test_rejects_bad_search_options(rng):
+    S = [rng.random((8, 8, 3), dtype=np.float32) for _ in range(4)]
+    y = rng.random((2, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match="search must be one of 'greedy', 'beam', got 'Beam'"):
+        attacks.known_overlay_attack(y, S, block=4, search="Beam")
+    with pytest.raises(ValueError, match="search must be one of 'greedy', 'beam', got None"):
+        attacks.known_overlay_attack(y, S, block=4, search=None)
+    with pytest.raises(ValueError, match="beam_width must be >= 1, got 0"):
+        attacks.known_overlay_attack(y, S, block=4, search="beam", beam_width=0)
+    with pytest.raises(TypeError, match="beam_width must be an integer, got 2.0 of type float"):
+        attacks.known_overlay_attack(y, S, block=4, search="beam", beam_width=2.0)
+    with pytest.raises(ValueError, match=r"beam_width applies to search='beam' only, got beam_width=3 with "
+                                         r"search='greedy'; pass search='beam' or leave beam_width out"):
+        attacks.known_overlay_attack(y, S, block=4, beam_width=3)
 
 
 # -- shapes, dtypes, inputs ------------------------------------------------------------------------
@@ -232,16 +317,46 @@ def test_knowing_S_breaks_krtio_at_low_alpha(setting):
     assert r["provider"][1] <= 0.15 and r["provider"][2] >= 0.8
 
 
-def test_block_4_resists_this_search_but_not_its_energy(setting):
+@pytest.fixture(scope="module")
+def block_4(setting):
+    """The first 10 held-out faces at 4-px blocks (alpha 0.45, k 3) and the greedy attack on them."""
+    x, ids, S = setting["x"][:10], setting["ids"][:10], setting["S"]
+    y = krtio.perturb_batch(x, KEY, image_ids=ids, overlays=S, block=4, progress=False)
+    return x, ids, S, y, attacks.known_overlay_attack(y, S, block=4)
+
+
+def _found(ids, selection, S, b):
+    return np.array([len(set(sel.tolist()) & set(krtio.plan(KEY, i, k=3, m=len(S), b=b).selection))
+                     for i, sel in zip(ids, selection)])
+
+
+def test_block_4_beam_search_finds_more(block_4):
+    x, ids, S, y, greedy = block_4
+    beam = attacks.known_overlay_attack(y, S, block=4, search="beam", beam_width=2)
+    b = greedy.permutations.shape[-1]
+    found_greedy, found_beam = _found(ids, greedy.selection, S, b), _found(ids, beam.selection, S, b)
+    # by construction greedy's path is among the beam's, and the lowest whole-image energy is kept
+    assert np.all(beam.explained >= greedy.explained)
+    # measured, overlays found per face: greedy [0, 3, 2, 1, 1, 1, 2, 3, 2, 0], beam [0, 3, 2, 1, 1, 1, 3, 3, 3, 1]
+    # (0.50 -> 0.60; all 3 found 0.2 -> 0.4); SSIM after the attack 0.609 -> 0.661; 2.1 times greedy's time.
+    # That the beam finds more is measured, not guaranteed: a smoother remainder need not hold more true overlays.
+    assert found_beam.sum() >= found_greedy.sum() + 2  # more overlays identified ...
+    assert np.sum((found_beam == 3) & (found_greedy < 3)) >= 1  # ... a face whose 3 only the beam finds ...
+    ssim = lambda imgs: np.mean([ip.metrics.ssim(a, c) for a, c in zip(x, imgs)])  # noqa: E731
+    assert ssim(beam.recovered) >= ssim(greedy.recovered) + 0.02  # ... and faces closer to the clean ones
+    one = attacks.known_overlay_attack(y[:2], S, block=4, search="beam", beam_width=1)  # width 1: greedy, bit for bit
+    assert np.array_equal(one.recovered, greedy.recovered[:2]) and np.array_equal(one.explained, greedy.explained[:2])
+    assert np.array_equal(one.selection, greedy.selection[:2]) and np.array_equal(one.permutations, greedy.permutations[:2])
+
+
+def test_block_4_resists_this_search_but_not_its_energy(block_4):
     # 4 x 4 blocks carry little texture each: the greedy start is poor and the local sweeps do not
     # repair it.  Yet the whole-image energy still prefers the true overlays, so a better search
     # could do more.  measured on the first 10 faces (about 5 s): overlays found 0.50, all 3 found
     # 0.20, blocks 0.095, SSIM 0.549 -> 0.609; the true plan has lower energy for 9 of 10 faces
     # (median ratio 0.54).  On all 120: 0.531, 0.158, 0.088, SSIM 0.548 -> 0.629, provider CNN
     # 0.14 -> 0.67, Eigenfaces 0.88 -> 0.91, 66 s.
-    x, ids, S = setting["x"][:10], setting["ids"][:10], setting["S"]
-    y = krtio.perturb_batch(x, KEY, image_ids=ids, overlays=S, block=4, progress=False)
-    out = attacks.known_overlay_attack(y, S, block=4)
+    x, ids, S, y, out = block_4
     prep = krtio.PreparedOverlays(S, x.shape[1:], block=4)
     geo = ko._Geometry(prep, krtio.mix_weights(0.45, 3)[1])
     truth_lower, found = 0, []
