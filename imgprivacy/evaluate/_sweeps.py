@@ -31,8 +31,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _prf, attacks, data, krtio, metrics, uep
-from ._validation import (
+from .. import _prf, attacks, data, krtio, metrics, uep
+from .._validation import (
     _short, check_alpha, check_beta, check_delta, check_depth, check_ids, check_image, check_int, check_labels,
     check_sequence, check_stack,
 )
