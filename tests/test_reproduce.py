@@ -7,6 +7,7 @@ import pytest
 
 import imgprivacy as ip
 from imgprivacy import cli, evaluate, reproduce
+from imgprivacy.reproduce import _run  # the private helpers tested here
 
 FIGURES = {
     "fig08_uep_beta.png", "fig09_alpha_block.png", "fig10_k_block.png", "fig11_detection_k3.png",
@@ -107,7 +108,7 @@ def test_settings():
 @pytest.mark.parametrize("flags, verdict", [([], "not measured"), ([True, True], "agrees"), ([False], "differs"),
                                             ([True, False], "partly")])
 def test_verdict_rule(flags, verdict):
-    assert reproduce._verdict(flags) == verdict
+    assert _run._verdict(flags) == verdict
 
 
 def test_the_run_reuses_the_shipped_uep_only_when_it_is_the_same_search(monkeypatch):
@@ -116,13 +117,13 @@ def test_the_run_reuses_the_shipped_uep_only_when_it_is_the_same_search(monkeypa
     monkeypatch.setattr(ip.uep, "learn", lambda *args, **kwargs: learned.append(kwargs) or "learned here")
     notes = []
     for settings in (reproduce.Settings.full(), reproduce.Settings.quick()):  # the same search in both
-        got = reproduce._learn_uep(faces, settings, "cpu", False, notes)
+        got = _run._learn_uep(faces, settings, "cpu", False, notes)
         assert isinstance(got, ip.uep.UEPResult) and (got.delta == ip.uep.cached().delta).all()
     assert not learned and len(notes) == 2 and "shipped in data/checkpoints" in notes[0]
     other = reproduce.Settings(fast=True, uep_c_range=(0.01, 0.0135), uep_search_steps=1)  # another search: learned
-    assert reproduce._learn_uep(faces, other, "cpu", False, []) == "learned here"
+    assert _run._learn_uep(faces, other, "cpu", False, []) == "learned here"
     assert learned[-1]["c_range"] == (0.01, 0.0135) and learned[-1]["search_steps"] == 1
-    assert reproduce._learn_uep(faces, reproduce.Settings(fast=False, reuse_uep=False), "cpu", False, []) == "learned here"
+    assert _run._learn_uep(faces, reproduce.Settings(fast=False, reuse_uep=False), "cpu", False, []) == "learned here"
 
 
 def test_run_takes_settings_or_fast_not_both(tmp_path):

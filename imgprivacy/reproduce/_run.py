@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, attacks, data
-from ._atomic import publish
-from .evaluate import EVALUATION_KEY as EVAL_KEY
+from .. import __version__, attacks, data
+from .._atomic import publish
+from ..evaluate import EVALUATION_KEY as EVAL_KEY
 
 __all__ = ["PAPER", "Report", "Settings", "check_output_dir", "run"]
 
@@ -301,7 +301,7 @@ def check_output_dir(path, *, name: str = "out") -> Path:
 
 def _targets(faces, provider, settings: Settings, device, progress: bool, notes: list[str]):
     """The provider's targets, the evaluation faces (held-out, gallery people first) and dlib's limit."""
-    from .targets import Eigenfaces, RobustCNN
+    from ..targets import Eigenfaces, RobustCNN
 
     train, test = provider.split_.train, provider.split_.test
     labels = faces.labels
@@ -320,7 +320,7 @@ def _targets(faces, provider, settings: Settings, device, progress: bool, notes:
     detectors: dict[str, Any] = {}
     limits: dict[str, int] = {}
     try:
-        from .targets import DlibHOGDetector, DlibRecognizer, HaarDetector, LBPDetector
+        from ..targets import DlibHOGDetector, DlibRecognizer, HaarDetector, LBPDetector
 
         people = np.unique(labels)[: settings.dlib_people]
         gallery = train[np.isin(labels[train], people)]
@@ -336,7 +336,7 @@ def _targets(faces, provider, settings: Settings, device, progress: bool, notes:
 
 def _learn_uep(faces, settings: Settings, device, progress: bool, notes: list[str]):
     """The user's UEP: the shipped one when it was learned by this very search (``settings.reuse_uep``), else learned."""
-    from . import models, uep
+    from .. import models, uep
 
     ensemble = models.cached_ensemble(faces=faces, device=device)
     user = np.flatnonzero(np.isin(faces.labels, ensemble.split.subjects))
@@ -364,7 +364,7 @@ def _learn_uep(faces, settings: Settings, device, progress: bool, notes: list[st
 def _known_s(x, y, targets, limits, settings: Settings, overlays, progress: bool):
     """The known-S attack at alpha 0.45, k = 3 and each block of the settings: the tidy table, one wide row per
     block for the report, and (block, protected, attacked) examples for the figure."""
-    from .evaluate import known_overlay_sweep
+    from ..evaluate import known_overlay_sweep
 
     recognisers = {name: t for name, t in targets.items() if hasattr(t, "predict")}
     table, shown = known_overlay_sweep(
@@ -694,8 +694,8 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         raise TypeError("pass fast=True or settings, not both (settings.fast says which run it is)")
     import matplotlib
 
-    from . import evaluate, models, plotting
-    from .targets import ProviderCNN
+    from .. import evaluate, models, plotting
+    from ..targets import ProviderCNN
 
     settings = settings if settings is not None else Settings.quick() if fast else Settings.full()
     seconds: dict[str, float] = {}
@@ -759,7 +759,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         fig17_targets = [n for n in ("eigenfaces", "provider CNN", "robust CNN", "dlib ResNet", "dlib HOG") if n in targets]
         writer.figure("fig17_filters.png", plotting.plot_filters(filt, targets=fig17_targets))
         writer.figure("fig08_uep_beta.png", plotting.plot_beta(uep_table))
-        from .plotting import show_images
+        from ..plotting import show_images
 
         block, shown, attacked = examples
         n = len(shown)
