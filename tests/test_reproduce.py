@@ -7,7 +7,7 @@ import pytest
 
 import imgprivacy as ip
 from imgprivacy import cli, evaluate, reproduce
-from imgprivacy.reproduce import _run  # the private helpers tested here
+from imgprivacy.reproduce import _claims, _run  # the private helpers tested here
 
 FIGURES = {
     "fig08_uep_beta.png", "fig09_alpha_block.png", "fig10_k_block.png", "fig11_detection_k3.png",
@@ -108,7 +108,7 @@ def test_settings():
 @pytest.mark.parametrize("flags, verdict", [([], "not measured"), ([True, True], "agrees"), ([False], "differs"),
                                             ([True, False], "partly")])
 def test_verdict_rule(flags, verdict):
-    assert _run._verdict(flags) == verdict
+    assert _claims.verdict(flags) == verdict
 
 
 def test_the_run_reuses_the_shipped_uep_only_when_it_is_the_same_search(monkeypatch):

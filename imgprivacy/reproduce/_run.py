@@ -25,11 +25,10 @@ provider CNN, a robust CNN, eigenfaces, dlib's pretrained ResNet and three
 detectors with the 40 people of Olivetti, 64x64 grey crops.
 """
 
+
 from __future__ import annotations
 
-import io
 import json
-import math
 import os
 import platform
 import time
@@ -40,126 +39,12 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, attacks, data
-from .._atomic import publish
 from ..evaluate import EVALUATION_KEY as EVAL_KEY
+from ._claims import paper_claims
+from ._paper import PAPER
+from ._report import Writer, json_safe, markdown, records
 
 __all__ = ["PAPER", "Report", "Settings", "check_output_dir", "run"]
-
-#: Gain in recognition rate that we call significant (about two standard errors at n = 120, p = 0.3),
-#: fixed before any run: the paper gives no number for "significantly".
-SIGNIFICANT = 0.10
-
-#: What the paper says, typed in from its text, with where it says it.  ``bound``: the paper's number;
-#: ``rule``: how our verdict is decided (applied per target where the claim names a kind of model).
-PAPER: dict[str, dict[str, Any]] = {
-    "fig09": {
-        "figure": "Fig. 9", "section": "6.2",
-        "text": "The image becomes clearer for higher alpha values for every block size; smaller block sizes seem "
-                "to produce less obfuscated images for humans.",
-        "bound": None,
-        "rule": "mean SSIM(clean, perturbed) grows with alpha at every block size (k = 3)",
-    },
-    "fig10": {
-        "figure": "Fig. 10", "section": "6.2",
-        "text": "For k values greater than 4 images become easy to perceptually recognize for all block sizes "
-                "(alpha = 0.6).",
-        "bound": None,
-        "rule": "mean SSIM at k = 8 exceeds that at k = 3 at every block size",
-    },
-    "fig11_low": {
-        "figure": "Fig. 11", "section": "6.2",
-        "text": "Google Vision API only can detect faces in less than 35% of images when k = 3 and alpha <= 0.5 "
-                "for small block sizes (less than 10).",
-        "bound": 0.35,
-        "rule": "each detector's largest detection rate over k = 3, alpha <= 0.5, block < 10 is below 0.35",
-    },
-    "fig11_grows": {
-        "figure": "Fig. 11", "section": "6.2",
-        "text": "Increasing alpha or the number of overlays k leads the face detection success rate to increase.",
-        "bound": None,
-        "rule": "each detector detects more at the largest alpha than at the smallest (k = 3), and more at "
-                "k = 8 than at k = 3 (means over blocks)",
-    },
-    "fig12_recognition": {
-        "figure": "Fig. 12 (top)", "section": "6.2",
-        "text": "For alpha <= 0.45 and small block sizes clarifai.com's face recognition model recognises very "
-                "few images (< 7%) even when its detector finds faces in more than 80%.",
-        "bound": 0.07,
-        "rule": "each recogniser's largest recognition rate over k = 3, alpha <= 0.45, block <= 8 is below 0.07",
-    },
-    "summary_15": {
-        "figure": "Fig. 11-12 (summary)", "section": "6.2, Summary",
-        "text": "For small block sizes (4x4 or 8x8), face recognition models recognize 15% of faces at best for "
-                "alpha <= 0.5. For alpha = 0.4, face recognition rate does not go above 15% for any block size.",
-        "bound": 0.15,
-        "rule": "each recogniser stays at or below 0.15 over k = 3, alpha <= 0.5, block <= 8, and at alpha = 0.4 "
-                "over every block",
-    },
-    "detection_blocks": {
-        "figure": "Fig. 11-12 (summary)", "section": "6.2, Summary",
-        "text": "Face detection models can detect faces better for larger block sizes even at lower alpha values; "
-                "fooling detection is harder than fooling recognition.",
-        "bound": None,
-        "rule": "each detector detects more at the largest block than at the smallest (k = 3, alpha = 0.45)",
-    },
-    "fig13": {
-        "figure": "Fig. 13", "section": "6.1 and 6.2",
-        "text": "SSIM between original and recovered images: UEP 0.99 on average (SD 0.0038); k-RTIO 0.96 "
-                "(SD 0.07) at k = 3, block 8, alpha = 0.45, after rounding to 8-bit pixels.",
-        "bound": {"uep": 0.99, "krtio": 0.96},
-        "rule": "our mean recovered SSIM is at least the paper's minus 0.02",
-    },
-    "fig16_robust": {
-        "figure": "Fig. 16", "section": "6.3, Robust CNNs",
-        "text": "The robust CNN, retrained on benign and k-RTIO images with the user's overlay set, reaches "
-                "32.1% on average on k-RTIO images (alpha in {0.45, 0.5}, block in {4, 8, 16, 64}) and stays "
-                "below 29% at alpha = 0.4 and 39% at alpha = 0.45: it improves, but not significantly for small alpha.",
-        "bound": {"average": 0.321, "alpha_0.4": 0.29, "alpha_0.45": 0.39},
-        "rule": f"the robust CNN gains more than {SIGNIFICANT:g} over the plain one on those cells, and stays below "
-                "0.39 at alpha = 0.45 (and 0.29 at 0.4)",
-    },
-    "fig16_benign": {
-        "figure": "Fig. 16", "section": "6.3, Robust CNNs",
-        "text": "Retraining does not cost accuracy on benign images: 65.42% before, 68.50% after.",
-        "bound": {"plain": 0.6542, "robust": 0.6850},
-        "rule": "the robust CNN's clean accuracy is at least the plain one's minus 0.02",
-    },
-    "fig17": {
-        "figure": "Fig. 17", "section": "6.3, Noise Reduction Techniques",
-        "text": "Blurring, median, greyscale and Gaussian filters could not improve DeepFace's recognition of "
-                "k-RTIO images (alpha = 0.45, k = 3) significantly.",
-        "bound": None,
-        "rule": f"no filter of the paper raises any recogniser's rate by more than {SIGNIFICANT:g} (our additions, "
-                "JPEG and bit depth, are reported beside it)",
-    },
-    "sweet_spot": {
-        "figure": "Fig. 9 (Discussion)", "section": "7, Recognizability",
-        "text": "A sweet spot for k-RTIO (k = 3, alpha = 0.45, b < 20) where classifiers have low success while "
-                "the images remain visually recognizable.",
-        "bound": 0.15,
-        "rule": "the real dlib recogniser recognises at most 0.15 at k = 3, alpha = 0.45 and every block < 20",
-    },
-    "uep_beta3": {
-        "figure": "Fig. 8", "section": "6.1",
-        "text": "UEP at beta = 3: clarifai.com recognises fewer than 6% of faces and DeepFace's detection and "
-                "recognition fall below 20% for beta >= 3.",
-        "bound": 0.2,
-        "rule": "each recogniser and detector is below 0.20 at beta = 3",
-    },
-}
-
-#: Why our numbers may differ, in general; the report repeats the relevant part under each claim.
-DIFFERENCES = (
-    "Targets: the paper measures black-box services (Clarifai, Google Vision) and DeepFace; we measure models we "
-    "can run offline -- a small ResNet trained by the provider on these very people, the same network retrained "
-    "on k-RTIO faces, eigenfaces, dlib's pretrained ResNet (a modern face embedding, the closest to DeepFace) and "
-    "three classic detectors. Data: the paper uses about 1000 FaceScrub colour photos of celebrities, and counts "
-    "only photos the service recognised before perturbation; we use the 120 held-out Olivetti faces of 40 people "
-    "(every one, and report the clean rate). Resolution: Olivetti faces are 64x64 grey crops, so a 64-pixel block "
-    "is the whole face (no shuffle at all) and a 32-pixel block leaves 4 blocks; the paper's photos are hundreds "
-    "of pixels wide. Overlays: the paper's 30 internet images are not published; ours are 30 bundled images "
-    "(imgprivacy.data.overlay_set)."
-)
 
 
 @dataclass(frozen=True)
@@ -383,266 +268,6 @@ def _known_s(x, y, targets, limits, settings: Settings, overlays, progress: bool
     return table, rows, (block, protected[:6], attacked[:6])
 
 
-# ----------------------------------------------------------------------------------------------- claims
-def _cells(table, **where):
-    sel = table
-    for column, value in where.items():
-        if callable(value):
-            sel = sel[value(sel[column])]
-        else:
-            sel = sel[np.isclose(sel[column].astype(float), float(value))] if isinstance(value, float) else sel[sel[column] == value]
-    return sel
-
-
-def _verdict(flags: list[bool]) -> str:
-    if not flags:
-        return "not measured"
-    return "agrees" if all(flags) else ("differs" if not any(flags) else "partly")
-
-
-def _per_target(table, task, stat, test, clean=None) -> tuple[dict, str]:
-    """``stat`` of each target's rows, the verdict of ``test`` on them, and the clean rate beside (if given)."""
-    ours, flags = {}, []
-    for name in dict.fromkeys(table.loc[table.task == task, "target"]):
-        value = stat(table[(table.target == name) & (table.task == task)])
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            continue
-        ours[name] = value if clean is None else {"k-RTIO": value, "clean": float(clean.loc[clean.target == name, "rate"].iloc[0])}
-        flags.append(bool(test(value)))
-    return ours, _verdict(flags)
-
-
-def _claims(grid, filt, uep_table, recovery, settings: Settings) -> list[dict]:
-    k3 = grid[(grid.scheme == "krtio") & (grid.k == 3) & (grid["filter"] == "none")]
-    clean = grid[(grid.scheme == "clean") & (grid["filter"] == "none")]
-    out: list[dict] = []
-
-    def add(cid, ours, verdict, why):
-        out.append({"id": cid, **PAPER[cid], "ours": ours, "verdict": verdict, "why": why})
-
-    # Fig. 9 / 10: SSIM as the human's view
-    ss = k3.drop_duplicates(["alpha", "block"]).pivot(index="alpha", columns="block", values="ssim")
-    grows = bool(np.all(np.diff(ss.to_numpy(), axis=0) > 0)) if len(ss) > 1 else None
-    small_clearer = bool(ss.iloc[:, 0].mean() > ss.iloc[:, -1].mean()) if ss.shape[1] > 1 else None
-    add("fig09", {"mean SSIM by alpha (rows) and block (columns)": {f"{a:g}": {str(int(b)): round(float(v), 3) for b, v in r.items()} for a, r in ss.iterrows()},
-                  "smallest block clearer than largest": small_clearer},
-        _verdict([f for f in (grows, small_clearer) if f is not None]),
-        "SSIM is our stand-in for 'clearer to a human' (the paper judges by eye; see fig09_alpha_block.png)."
-        + ("" if grows is not False else " SSIM does not grow with alpha at every block size here.")
-        + ("" if small_clearer is not False else " SSIM is lower for small blocks: they add more fine structure, "
-           "which SSIM penalises, although the face's outline stays in place; the paper's 'less obfuscated' is a "
-           "human impression SSIM does not capture."))
-    kk = grid[(grid.scheme == "krtio") & (grid["filter"] == "none")].drop_duplicates(["alpha", "block", "k"])
-    if {3, 8} <= set(kk.k.dropna().astype(int)):
-        a_ref = min(settings.alphas, key=lambda a: abs(a - 0.6))  # the paper's Fig. 10 is at alpha = 0.6
-        k_ss = kk[np.isclose(kk.alpha, a_ref)].pivot(index="k", columns="block", values="ssim")
-        flag = bool(np.all(k_ss.loc[8] > k_ss.loc[3]))
-        add("fig10", {f"mean SSIM at alpha {a_ref:g}, k = {int(k)}": {str(int(b)): round(float(v), 3) for b, v in r.items()} for k, r in k_ss.iterrows()},
-            _verdict([flag]), "Averaging 8 shuffled overlays flattens them towards grey, so more of the face shows.")
-
-    det = k3[k3.task == "detection"]
-    ours, v = _per_target(det, "detection", lambda t: float(_cells(t, alpha=lambda c: c <= 0.5 + 1e-9, block=lambda c: c < 10).rate.max()), lambda r: r < 0.35,
-                          clean)
-    add("fig11_low", ours, v, "Our detectors are classic cascades and dlib's HOG on 64x64 crops with a border, not Google "
-        "Vision on whole photos. The LBP cascade fires on almost anything face-sized (it also fires on 9 of the 30 "
-        "face-free overlay images, notebook 03), so it is hard to fool and says little.")
-    flags, ours = [], {}
-    all_det = grid[(grid.scheme == "krtio") & (grid.task == "detection") & (grid["filter"] == "none")]
-    for name in dict.fromkeys(all_det.target):
-        t = all_det[all_det.target == name]
-        t3 = t[t.k == 3]
-        by_alpha = t3.groupby("alpha").rate.mean()
-        ours[name] = {"alpha low -> high": [round(float(by_alpha.iloc[0]), 3), round(float(by_alpha.iloc[-1]), 3)],
-                      "k 3 -> 8": [round(float(t[t.k == 3].rate.mean()), 3), round(float(t[t.k == 8].rate.mean()), 3)]}
-        flags.append(bool(by_alpha.iloc[-1] > by_alpha.iloc[0]) and bool(t[t.k == 8].rate.mean() > t[t.k == 3].rate.mean()))
-    add("fig11_grows", ours, _verdict(flags), "Same mechanism as the paper: more of the face (alpha) and flatter overlays (k).")
-
-    rec = k3[k3.task == "recognition"]
-    ours, v = _per_target(rec, "recognition", lambda t: float(_cells(t, alpha=lambda c: c <= 0.45 + 1e-9, block=lambda c: c <= 8).rate.max()), lambda r: r < 0.07,
-                          clean)
-    add("fig12_recognition", ours, v,
-        "Where a recogniser still names k-RTIO faces: eigenfaces reads the smooth, low-frequency face that survives "
-        "the mostly high-frequency shuffled overlays (notebook 01), and our recognisers know only 40 people (chance "
-        "is 0.025) while Clarifai names thousands of celebrities.")
-    flags, ours = [], {}
-    for name in dict.fromkeys(rec.target):
-        t = rec[rec.target == name]
-        small = float(_cells(t, alpha=lambda c: c <= 0.5 + 1e-9, block=lambda c: c <= 8).rate.max())
-        a04 = _cells(t, alpha=0.4)
-        at04 = float(a04.rate.max()) if len(a04) else float("nan")
-        ours[name] = {"max over alpha <= 0.5, block <= 8": round(small, 3),
-                      "max at alpha 0.4, any block": None if math.isnan(at04) else round(at04, 3)}
-        flags.append(small <= 0.15 and (math.isnan(at04) or at04 <= 0.15))
-    add("summary_15", ours, _verdict(flags), "As for Fig. 12; at 64x64 a 32- or 64-pixel block leaves the face almost whole.")
-    ours, v = _per_target(det, "detection", lambda t: [round(float(_cells(t, alpha=0.45, block=min(settings.blocks)).rate.max()), 3),
-                                                        round(float(_cells(t, alpha=0.45, block=max(settings.blocks)).rate.max()), 3)],
-                          lambda r: r[1] > r[0])
-    add("detection_blocks", {k: {"smallest -> largest block": r} for k, r in ours.items()}, v,
-        "A large block moves whole face parts; a 64-pixel block on a 64x64 face moves nothing.")
-
-    add("fig13", {"uep": recovery["uep"], "krtio": recovery["krtio"]},
-        _verdict([recovery["uep"]["mean"] >= 0.97, recovery["krtio"]["mean"] >= 0.94]),
-        "Our k-RTIO recovery is of 64x64 face crops stored as 8-bit PNGs (the 1/alpha amplification of the rounding "
-        "error is what SSIM sees); the paper recovers whole photos, which also hold flat background.")
-
-    rob = rec[rec.target.isin(["provider CNN", "robust CNN"])]
-    if {"provider CNN", "robust CNN"} <= set(rob.target):
-        cells = _cells(rob, alpha=lambda c: np.isclose(c, 0.45) | np.isclose(c, 0.5), block=lambda c: c.isin([4, 8, 16, 64]))
-        avg = cells.groupby("target").rate.mean()
-        at = {a: _cells(rob, alpha=a).groupby("target").rate.max() for a in (0.4, 0.45) if len(_cells(rob, alpha=a))}
-        gain = float(avg["robust CNN"] - avg["provider CNN"])
-        low = all(at[a]["robust CNN"] < PAPER["fig16_robust"]["bound"][f"alpha_{a:g}"] for a in at)
-        add("fig16_robust", {"average over the paper's cells": {k: round(float(v), 3) for k, v in avg.items()},
-                             "gain": round(gain, 3),
-                             "max at alpha": {f"{a:g}": {k: round(float(v), 3) for k, v in s.items()} for a, s in at.items()}},
-            _verdict([gain > SIGNIFICANT, low]),
-            "Our provider knows S and the user's alpha range, trains on 64x64 faces of only 40 people it also tests "
-            "on (other photos of them), while the paper's Xception classifies 200 TinyImageNet object classes.")
-        cl = clean[clean.target.isin(["provider CNN", "robust CNN"])].set_index("target").rate
-        add("fig16_benign", {k: round(float(v), 3) for k, v in cl.items()},
-            _verdict([cl["robust CNN"] >= cl["provider CNN"] - 0.02]), "Held-out clean Olivetti faces.")
-
-    ours, flags = {}, []
-    fk = filt[(filt.scheme == "krtio")]
-    for name in dict.fromkeys(fk.loc[fk.task == "recognition", "target"]):
-        t = fk[(fk.target == name)]
-        base = float(t[t["filter"] == "none"].rate.iloc[0])
-        gains = {f: round(float(t[t["filter"] == f].rate.max()) - base, 3) for f in attacks.FILTERS if (t["filter"] == f).any()}
-        ours[name] = {"unfiltered": round(base, 3), "best gain per filter": gains}
-        flags.append(all(g <= SIGNIFICANT for f, g in gains.items() if attacks.FILTERS[f].in_paper))
-    helped = [f"{name} (best: {max((g, f) for f, g in o['best gain per filter'].items())[1]}, "
-              f"+{max(o['best gain per filter'].values()):.2f})"
-              for name, o in ours.items() if max(o["best gain per filter"].values()) > SIGNIFICANT]
-    add("fig17", ours, _verdict(flags),
-        ("Filters help " + ", ".join(helped) + ": smoothing averages the shuffled overlay blocks towards their local "
-         "mean, and a recogniser trained on clean faces only can read a blurred face better than a shuffled one. "
-         if helped else "")
-        + "Recognisers not named here gain at most " + f"{SIGNIFICANT:g}, as the paper found for DeepFace; "
-        "greyscale can do nothing on grey faces.")
-
-    dl = rec[rec.target == "dlib ResNet"]
-    if len(dl):
-        spot = _cells(dl, alpha=0.45, block=lambda c: c < 20)
-        ssim = _cells(k3, alpha=0.45, block=lambda c: c < 20).drop_duplicates("block").set_index("block").ssim
-        add("sweet_spot", {"dlib ResNet by block": {str(int(b)): round(float(r), 3) for b, r in zip(spot.block, spot.rate)},
-                           "mean SSIM by block": {str(int(b)): round(float(s), 3) for b, s in ssim.items()},
-                           "dlib on clean faces": round(float(clean[clean.target == "dlib ResNet"].rate.iloc[0]), 3)},
-            _verdict([bool((spot.rate <= 0.15).all())]),
-            "dlib's ResNet is a pretrained face embedding like DeepFace's; its gallery holds "
-            f"{settings.dlib_people} people (7 photos each).")
-    else:
-        add("sweet_spot", {}, "not measured", "dlib is not installed (pip install 'imgprivacy[recognizer]').")
-
-    u3 = uep_table[(uep_table.scheme == "uep") & np.isclose(uep_table.beta.astype(float), 3.0) & (uep_table["filter"] == "none")]
-    add("uep_beta3", {r.target: round(float(r.rate), 3) for r in u3.itertuples()},
-        _verdict([bool(r < 0.2) for r in u3.rate]),
-        "Our UEP is learned on 100 faces of 10 people by three small local CNNs at 64x64; detectors see a 64x64 "
-        "crop whose face is still plain to them.")
-    return out
-
-
-# ----------------------------------------------------------------------------------------------- writing
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(float(value)) else float(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value
-
-
-def _records(table) -> list[dict]:
-    return _json_safe(table.to_dict(orient="records"))
-
-
-class _Writer:
-    def __init__(self, out: Path):
-        self.out = out
-        self.files: list[str] = []
-
-    def bytes(self, name: str, payload: bytes) -> None:
-        publish(payload, self.out / name, overwrite=False)
-        self.files.append(name)
-
-    def text(self, name: str, text: str) -> None:
-        self.bytes(name, text.encode("utf-8"))
-
-    def figure(self, name: str, fig) -> None:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        self.bytes(name, buffer.getvalue())
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return " -> ".join(_fmt(v) for v in value)
-    return str(value)
-
-
-def _markdown(claims, settings: Settings, seconds, env, notes, known_rows, figures) -> str:
-    lines = [
-        "# imgprivacy: the paper's evaluation, reproduced",
-        "",
-        f"`imgprivacy reproduce{' --fast' if settings.fast else ''}` with imgprivacy {__version__} on {env['device']} "
-        f"({env['platform']}), {seconds['total']:.0f} s in all. Every number is in `results.json`; the tables are "
-        "the CSV files beside this report.",
-        "",
-        "Paper: \"On the (Im)Practicality of Adversarial Perturbation for Image Privacy\", PoPETS 2021. Its numbers "
-        "are typed in from its text (the figures' data are not published); each verdict is computed by the rule "
-        "shown, fixed before any run.",
-        "",
-        "## Summary",
-        "",
-        "| Figure | Section | Verdict | The paper | Rule |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for c in claims:
-        lines.append(f"| {c['figure']} | {c['section']} | **{c['verdict']}** | {c['text']} | {c['rule']} |")
-    lines += ["", "## Why our setting differs", "", DIFFERENCES, ""]
-    if settings.fast:
-        lines += ["**This is the fast run** (`--fast`): a coarse grid on 40 faces, a dlib gallery of "
-                  f"{settings.dlib_people} people; numbers are noisier than the full run's.", ""]
-    for note in notes:
-        lines += [f"Note: {note}", ""]
-    lines += ["## Each claim", ""]
-    for c in claims:
-        lines += [f"### {c['figure']} (section {c['section']}): {c['verdict']}", "", f"*The paper:* {c['text']}", "",
-                  f"*Ours:* {_fmt(c['ours']) if c['ours'] else 'not measured'}", ""]
-        if c["verdict"] != "agrees":
-            lines += [f"*Why they differ:* {c['why']}", ""]
-        else:
-            lines += [f"*Note:* {c['why']}", ""]
-        for fig_name in figures.get(c["id"], ()):
-            lines += [f"![{fig_name}]({fig_name})", ""]
-    lines += ["## Beyond the paper: the known-S block attack", "",
-              "The paper (section 7) supposes an adversary could use the structure of the overlay images but does "
-              "not try. Here the provider knows the overlay set S and alpha, k and the block size (written in "
-              "every protected PNG), not the key: for each photo it finds which overlays and which of their blocks "
-              "were mixed in (`imgprivacy.attacks.known_overlay_attack`) and subtracts them. alpha = 0.45, k = 3, "
-              "the 8-bit PNG as received.", ""]
-    if known_rows:
-        keys = list(known_rows[0])
-        lines += ["| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
-        for r in known_rows:
-            lines.append("| " + " | ".join(_fmt(r[k]) for k in keys) + " |")
-        lines += ["", "![known_s_attack.png](known_s_attack.png)", ""]
-    lines += ["## Time", "", "| stage | seconds |", "| --- | --- |"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in seconds.items()]
-    return "\n".join(lines) + "\n"
-
-
 # ----------------------------------------------------------------------------------------------- run
 def run(out, *, fast: bool = False, progress: bool = True, device=None, settings: Settings | None = None) -> Report:
     """Regenerate the paper's figures and numbers into the new folder ``out``.
@@ -712,7 +337,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
     overlays = data.overlay_set()
     out.mkdir(parents=True, exist_ok=True)
     check_output_dir(out)  # still empty: nothing of anyone else's can be overwritten
-    writer = _Writer(out)
+    writer = Writer(out)
     provider = ProviderCNN.cached(faces=faces)
     t = time.perf_counter()
     targets, test, limits = _targets(faces, provider, settings, device, progress, notes)
@@ -769,7 +394,7 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         t = lap("figures", t)
 
     seconds["total"] = time.perf_counter() - t0
-    claims = _claims(grid, filt, uep_table, recovery, settings)
+    claims = paper_claims(grid, filt, uep_table, recovery, settings)
     env = {"device": str(device), "platform": platform.platform(), "python": platform.python_version(),
            "numpy": np.__version__}
     for name, table in (("krtio_grid.csv", grid), ("filters.csv", filt), ("uep.csv", uep_table), ("known_s.csv", known)):
@@ -779,8 +404,8 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         "notes": notes, "eval_faces": {"n": int(len(x)), "people": int(len(np.unique(y))), "limits": limits},
         "uep": {"c": result.c, "norm": result.norm, "fooling_rate": result.fooling_rate},
         "recovery_ssim": recovery, "known_s_attack": known_rows, "claims": claims,
-        "tables": {"krtio": _records(grid), "filters": _records(filt), "uep": _records(uep_table)},
+        "tables": {"krtio": records(grid), "filters": records(filt), "uep": records(uep_table)},
     }
-    writer.text("results.json", json.dumps(_json_safe(results), indent=1))
-    writer.text("report.md", _markdown(claims, settings, seconds, env, notes, known_rows, figures))
+    writer.text("results.json", json.dumps(json_safe(results), indent=1))
+    writer.text("report.md", markdown(claims, settings, seconds, env, notes, known_rows, figures))
     return Report(out, tuple(writer.files), claims, seconds)
