@@ -30,6 +30,7 @@ def _tables():
     ])
     uep = pd.DataFrame([
         _row("clean", 0.9, np.nan),
+        _row("uep", 0.9, 1.0, beta=0.0),  # the clean photo: no setting
         _row("uep", 0.7, 0.9, beta=1.0),
         _row("uep", 0.5, 0.8, beta=3.0),
         _row("uep", 0.5, 0.7, beta=5.0),  # dominated: same privacy, less SSIM

@@ -78,7 +78,8 @@ def frontier(*tables, targets: Sequence[str] | None = None):
         Tables of :func:`imgprivacy.evaluate.sweep`: e.g. the k-RTIO grid
         (``alphas x blocks x ks``) and the UEP's ``betas``.  Only unfiltered
         (``filter == "none"``) recognition rows are read; detectors and
-        filtered rows are left out, and a clean row appears once.
+        filtered rows are left out, and a clean row appears once.  UEP at
+        ``beta = 0`` is the clean photo itself and is left out too.
     targets : sequence of str, optional
         The recognisers to keep, in this order; default every recogniser of
         the tables, in order of appearance.
@@ -135,6 +136,7 @@ def frontier(*tables, targets: Sequence[str] | None = None):
         if unknown:
             raise ValueError(f"targets must name recognisers of the tables ({', '.join(map(repr, found))}), got {_short(unknown)}")
     rows = rows[rows["target"].isin(targets)]
+    rows = rows[~((rows["scheme"] == "uep") & np.isclose(rows["beta"].astype(float), 0.0))]  # beta 0: the clean photo
     # one clean row per recogniser, even when several tables carry one
     rows = rows.drop_duplicates([*_SETTING, "target"])  # pandas counts NaN equal to NaN here
     out = rows.loc[:, [c for c in FRONTIER_COLUMNS if c not in ("privacy", "pareto")]].copy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DIFFERENCES", "PAPER", "SIGNIFICANT"]
+__all__ = ["DIFFERENCES", "PAPER", "SIGNIFICANT", "differences"]
 
 #: Gain in recognition rate that we call significant (about two standard errors at n = 120, p = 0.3),
 #: fixed before any run: the paper gives no number for "significantly".
@@ -109,16 +109,32 @@ PAPER: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Why our numbers may differ, in general; the report repeats the relevant part under each claim.
+#: Why our numbers may differ, in general (on Olivetti); the report repeats the relevant part under each claim.
 DIFFERENCES = (
     "Targets: the paper measures black-box services (Clarifai, Google Vision) and DeepFace; we measure models we "
     "can run offline -- a small ResNet trained by the provider on these very people, the same network retrained "
     "on k-RTIO faces, eigenfaces, dlib's pretrained ResNet (a modern face embedding, the closest to DeepFace) and "
     "three classic detectors. Data: the paper uses about 1000 FaceScrub colour photos of celebrities, and counts "
-    "only photos the service recognised before perturbation; we use the 120 held-out Olivetti faces of 40 people "
-    "(every one, and report the clean rate). Resolution: Olivetti faces are 64x64 grey crops, so a 64-pixel block "
-    "is the whole face (no shuffle at all) and a 32-pixel block leaves 4 blocks; the paper's photos are hundreds "
-    "of pixels wide. Overlays: the paper's 30 internet images are not published; ours are 30 bundled images "
-    "(imgprivacy.data.overlay_set)."
+    "only photos the service recognised before perturbation; we use the {held_out} held-out {name} faces of "
+    "{people} people (every one, and report the clean rate). Resolution: {name} faces are {size} {kind} crops, so "
+    "a {big}-pixel block is the whole width of the face (no shuffle across it) and a {half}-pixel block leaves "
+    "{cells} blocks; the paper's photos are hundreds of pixels wide. Overlays: the paper's 30 internet images are "
+    "not published; ours are 30 bundled images (imgprivacy.data.overlay_set)."
 )
 
+
+def differences(info: dict, blocks, held_out: int) -> str:
+    """:data:`DIFFERENCES` for the face set ``info`` (``reproduce._faces.describe``) and the run's blocks.
+
+    Examples
+    --------
+    >>> text = differences({"name": "ORL", "size": "92×112", "width": 92, "height": 112, "colour": False,
+    ...                     "people": 40}, (4, 8, 46, 92), 120)
+    >>> "ORL faces are 92×112 grey crops" in text, "a 46-pixel block leaves 4 blocks" in text
+    (True, True)
+    """
+    big = max(blocks)
+    half = sorted(blocks)[-2] if len(blocks) > 1 else big
+    count = (info["width"] // half) * (info["height"] // half)
+    return DIFFERENCES.format(held_out=held_out, name=info["name"], people=info["people"], size=info["size"],
+                              kind="colour" if info["colour"] else "grey", big=big, half=half, cells=count)

@@ -1,9 +1,10 @@
 """Reproduce the paper's evaluation in one run: ``imgprivacy reproduce [--fast] --out DIR``.
 
 :func:`run` regenerates the counterparts of the paper's Fig. 8-13, 16 and 17
-(plus the known-S block attack, which the paper does not try) on the
-Olivetti faces, against every target of :mod:`imgprivacy.targets`, and
-writes into a new folder:
+(plus the known-S block attack, which the paper does not try) on a face
+set at its own resolution (``faces=``: the Olivetti faces by default, ORL,
+LFW), against every target of :mod:`imgprivacy.targets`, and writes into a
+new folder:
 
 * ``figNN_*.png``: the figures;
 * ``results.json``: every number (settings, timings, the tidy tables, each
@@ -11,9 +12,15 @@ writes into a new folder:
 * ``krtio_grid.csv``, ``filters.csv``, ``uep.csv``: the tidy tables of
   :func:`imgprivacy.evaluate.sweep`; ``known_s.csv``: that of
   :func:`imgprivacy.evaluate.known_overlay_sweep`;
-* ``report.md``: each of our results beside the paper's, with the paper's
-  numbers typed in from its text (:data:`PAPER`), a verdict, and a sentence
-  saying why they differ where they do.
+* ``frontier.png``, ``frontier.csv``, ``best_settings.csv``: the
+  privacy-utility frontier of both schemes
+  (:func:`imgprivacy.evaluate.frontier`, :func:`imgprivacy.evaluate.best_settings`);
+* ``report.md``: the face set and its resolution, each of our results
+  beside the paper's, with the paper's numbers typed in from its text
+  (:data:`PAPER`), a verdict, and a sentence saying why they differ where
+  they do; the frontier's plain answer ("the best setting with SSIM >= 0.6
+  lowers dlib to X"); and the verdicts of earlier runs beside ours
+  (``compare=``, e.g. the run on another face set).
 
 The verdicts are computed from the measurements by fixed rules written in
 :data:`PAPER` before any run; nothing is tuned until a claim holds.
@@ -22,7 +29,7 @@ Our setting differs from the paper's on purpose, and the report says so:
 the paper attacks online services (Clarifai, Google Vision) and DeepFace
 with about 1000 FaceScrub colour photos of celebrities; we attack our own
 provider CNN, a robust CNN, eigenfaces, dlib's pretrained ResNet and three
-detectors with the 40 people of Olivetti, 64x64 grey crops.
+detectors with the 40 people of Olivetti (64x64 grey crops) or ORL (92x112).
 """
 
 
@@ -32,7 +39,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +48,17 @@ import numpy as np
 from .. import __version__, attacks, data
 from ..evaluate import EVALUATION_KEY as EVAL_KEY
 from ._claims import paper_claims
+from ._faces import FACE_SETS, describe, ensemble_for, provider_for, robust_for, scaled_blocks, uep_matches
+from ._faces import load as load_face_set
 from ._paper import PAPER
 from ._report import Writer, json_safe, markdown, records
 
-__all__ = ["PAPER", "Report", "Settings", "check_output_dir", "run"]
+__all__ = ["FRONTIER_TARGETS", "MIN_SSIM", "PAPER", "Report", "Settings", "check_output_dir", "read_earlier", "run"]
+
+#: The recognisers of the privacy-utility frontier (frontier.png, frontier.csv), those of them the run has.
+FRONTIER_TARGETS = ("dlib ResNet", "provider CNN", "eigenfaces")
+#: The SSIM thresholds of the report's plain answer ("the best setting with SSIM >= 0.6 lowers dlib to X").
+MIN_SSIM = (0.5, 0.6, 0.7)
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,10 @@ class Settings:
         Strengths of each filter of :data:`imgprivacy.attacks.FILTERS` (0, the control, is the unfiltered row).
     known_s_blocks : tuple
         Block sizes of the known-S block attack (alpha 0.45, k = 3).
+    eval_people : int or None
+        Evaluate the held-out faces of the first ``eval_people`` people only (None: all of them).
+    known_s_faces : int or None
+        Attack only the first ``known_s_faces`` evaluated faces with the known-S attack (None: all).
     uep_c_range, uep_search_steps :
         The UEP's c search (:func:`imgprivacy.uep.learn`).
     reuse_uep : bool
@@ -90,6 +108,8 @@ class Settings:
     dlib_probes: int = 60
     filter_strengths: dict = field(default_factory=lambda: {n: tuple(s.strengths[1:]) for n, s in attacks.FILTERS.items()})
     known_s_blocks: tuple = (4, 8, 16)
+    eval_people: int | None = None
+    known_s_faces: int | None = None
     uep_c_range: tuple = (1e-3, 10.0)
     uep_search_steps: int = 6
     reuse_uep: bool = True
@@ -102,15 +122,23 @@ class Settings:
         return cls(fast=False)
 
     @classmethod
-    def quick(cls) -> Settings:
-        """``--fast``: a coarse grid on 40 faces, the shipped robust CNN and UEP (CI, about 2 minutes)."""
-        return cls(
+    def quick(cls, faces: str = "olivetti") -> Settings:
+        """``--fast``: a coarse grid on 40 faces, the shipped robust CNN and UEP (CI, about 2 minutes).
+
+        For a face set larger than Olivetti's 64 x 64 (ORL, LFW) the fast run is lighter still, so that it
+        costs about what Olivetti's does: alpha in {0.3, 0.45, 0.6}, the held-out faces of the first 20
+        people, the known-S attack on 10 of them.
+        """
+        quick = cls(
             fast=True, alphas=(0.3, 0.4, 0.45, 0.6), blocks=(4, 8, 32), ks=(3, 8), betas=(0.0, 2.0, 3.0),
             faces_per_person=1, dlib_people=10, dlib_probes=10,
             filter_strengths={n: (s.strengths[len(s.strengths) // 2],) for n, s in attacks.FILTERS.items()},
             known_s_blocks=(8,), retrain_robust=False,
             example_ks=(1, 3, 8),
         )
+        if faces == "olivetti":
+            return quick
+        return replace(quick, alphas=(0.3, 0.45, 0.6), eval_people=20, known_s_faces=10)
 
 
 @dataclass(frozen=True)
@@ -186,22 +214,17 @@ def check_output_dir(path, *, name: str = "out") -> Path:
 
 def _targets(faces, provider, settings: Settings, device, progress: bool, notes: list[str]):
     """The provider's targets, the evaluation faces (held-out, gallery people first) and dlib's limit."""
-    from ..targets import Eigenfaces, RobustCNN
+    from ..targets import Eigenfaces
 
     train, test = provider.split_.train, provider.split_.test
     labels = faces.labels
-    test = np.concatenate([test[labels[test] == s][: settings.faces_per_person] for s in np.unique(labels[test])])
+    people = np.unique(labels[test])[: settings.eval_people]
+    test = np.concatenate([test[labels[test] == s][: settings.faces_per_person] for s in people])
     recognisers: dict[str, Any] = {
         "eigenfaces": Eigenfaces().fit(faces.images[train], labels[train]),
         "provider CNN": provider,
     }
-    if settings.retrain_robust:
-        robust = RobustCNN(seed=0).fit(faces.images[train], labels[train], progress=progress, device=device)
-    else:
-        robust = RobustCNN.cached(faces=faces)
-        notes.append("The robust CNN is the one shipped in data/checkpoints, trained by the same code "
-                     "(retrain_robust=False).")
-    recognisers["robust CNN"] = robust
+    recognisers["robust CNN"] = robust_for(faces, train, labels, settings.retrain_robust, device, progress, notes)
     detectors: dict[str, Any] = {}
     limits: dict[str, int] = {}
     try:
@@ -223,19 +246,14 @@ def _learn_uep(faces, settings: Settings, device, progress: bool, notes: list[st
     """The user's UEP: the shipped one when it was learned by this very search (``settings.reuse_uep``), else learned."""
     from .. import models, uep
 
-    ensemble = models.cached_ensemble(faces=faces, device=device)
+    ensemble = ensemble_for(faces, device, progress, notes)
     user = np.flatnonzero(np.isin(faces.labels, ensemble.split.subjects))
     try:
-        shipped = uep.cached() if settings.reuse_uep else None
+        shipped = uep.cached(faces.dataset) if settings.reuse_uep and faces.dataset in models.SHIPPED_FACES else None
     except FileNotFoundError:
         shipped = None
     if shipped is not None:
-        meta = shipped.metadata
-        same = (meta.get("dataset") == "olivetti" and meta.get("split") == ensemble.split.to_dict()
-                and meta.get("images") == user.tolist() and shipped.models == ensemble.names
-                and meta.get("settings", {}).get("c_range") == list(settings.uep_c_range)
-                and meta.get("settings", {}).get("search_steps") == settings.uep_search_steps)
-        if same:
+        if uep_matches(shipped, faces, ensemble, user, settings):
             notes.append("The UEP is the one shipped in data/checkpoints (imgprivacy.uep.cached), learned by this same "
                          "search on the same faces and models; reuse_uep=False learns it again.")
             return shipped
@@ -252,9 +270,11 @@ def _known_s(x, y, targets, limits, settings: Settings, overlays, progress: bool
     from ..evaluate import known_overlay_sweep
 
     recognisers = {name: t for name, t in targets.items() if hasattr(t, "predict")}
+    x, y = x[: settings.known_s_faces], y[: settings.known_s_faces]
     table, shown = known_overlay_sweep(
         x, y, recognisers, settings=[(0.45, 3, b) for b in settings.known_s_blocks], key=EVAL_KEY, overlays=overlays,
-        limits={k: v for k, v in limits.items() if k in recognisers}, progress=progress, return_images=6)  # the figure's 6
+        limits={k: min(v, len(x)) for k, v in limits.items() if k in recognisers}, progress=progress,
+        return_images=6)  # the figure's 6
     rows = []
     for block, part in table.groupby("block", sort=False):
         first = part.iloc[0]
@@ -269,7 +289,31 @@ def _known_s(x, y, targets, limits, settings: Settings, overlays, progress: bool
 
 
 # ----------------------------------------------------------------------------------------------- run
-def run(out, *, fast: bool = False, progress: bool = True, device=None, settings: Settings | None = None) -> Report:
+def read_earlier(folders) -> list[dict]:
+    """The ``results.json`` of earlier runs (``compare``), each checked to be one, with its folder."""
+    if folders is None:
+        return []
+    if isinstance(folders, (str, os.PathLike)):
+        folders = [folders]
+    out = []
+    for folder in folders:
+        if not isinstance(folder, (str, os.PathLike)):
+            raise TypeError(f"compare must be a path or a list of paths to earlier runs' folders, got {type(folder).__name__}")
+        path = Path(folder) / "results.json"
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+            claims = {c["id"]: c["verdict"] for c in found["claims"]}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"compare: {str(folder)!r} is not the folder of an earlier imgprivacy reproduce run "
+                             f"(its results.json cannot be read: {type(err).__name__}); pass the --out folder of one") from None
+        faces = found.get("faces") or {"dataset": "olivetti", "name": "Olivetti", "size": "64×64"}  # runs before --faces
+        out.append({"folder": str(folder), "faces": faces, "verdicts": claims, "fast": found["settings"].get("fast"),
+                    "best": found.get("frontier", {}).get("best", [])})
+    return out
+
+
+def run(out, *, fast: bool = False, progress: bool = True, device=None, settings: Settings | None = None,
+        faces: str = "olivetti", compare=None) -> Report:
     """Regenerate the paper's figures and numbers into the new folder ``out``.
 
     Parameters
@@ -291,6 +335,16 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         retrain_robust=False)``, as notebook 07 does to stay within a
         Binder kernel's memory (retraining imports torch's optimisers, about
         110 MB).
+    faces : {"olivetti", "orl", "lfw"}, default "olivetti"
+        The face set, at its own resolution (:func:`imgprivacy.data.load_faces`):
+        Olivetti 64 x 64, ORL 92 x 112, LFW 96 x 96 colour.  Olivetti and ORL
+        use the shipped models (and UEP); for LFW every model is trained
+        here.  Blocks of 16 px or less keep their size; larger ones (32, 64
+        on Olivetti: half the face, all of it) scale with the face's short
+        side, and the report states the blocks used.
+    compare : path or list of paths, optional
+        Folders of earlier runs (e.g. on another face set): the report
+        puts their verdicts and frontier answers beside this run's.
 
     Returns
     -------
@@ -317,12 +371,16 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         raise TypeError(f"settings must be an imgprivacy.reproduce.Settings or None, got {type(settings).__name__}")
     if settings is not None and fast:
         raise TypeError("pass fast=True or settings, not both (settings.fast says which run it is)")
+    if not isinstance(faces, str) or faces not in FACE_SETS:
+        raise ValueError(f"faces must be one of {', '.join(map(repr, FACE_SETS))}, got {faces!r}")
+    earlier = read_earlier(compare)
     import matplotlib
 
-    from .. import evaluate, models, plotting
-    from ..targets import ProviderCNN
+    import pandas as pd
 
-    settings = settings if settings is not None else Settings.quick() if fast else Settings.full()
+    from .. import evaluate, models, plotting
+
+    settings = settings if settings is not None else Settings.quick(faces) if fast else Settings.full()
     seconds: dict[str, float] = {}
     notes: list[str] = []
     t0 = time.perf_counter()
@@ -332,16 +390,20 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         seconds[stage] = now - start
         return now
 
-    faces = data.load_faces("olivetti")
+    face_set = load_face_set(faces)
+    info = describe(face_set)
+    settings = replace(settings, blocks=scaled_blocks(settings.blocks, min(info["width"], info["height"])))
+    faces = face_set
     device = models.pick_device(device)
     overlays = data.overlay_set()
     out.mkdir(parents=True, exist_ok=True)
     check_output_dir(out)  # still empty: nothing of anyone else's can be overwritten
     writer = Writer(out)
-    provider = ProviderCNN.cached(faces=faces)
     t = time.perf_counter()
+    provider = provider_for(faces, device, progress, notes)
     targets, test, limits = _targets(faces, provider, settings, device, progress, notes)
     x, y = faces.images[test], faces.labels[test]
+    info["held_out"] = int(len(x))
     t = lap("targets", t)
 
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
@@ -363,6 +425,10 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         t = lap("recovery", t)
         known, known_rows, examples = _known_s(x, y, targets, limits, settings, overlays, progress)
         t = lap("known-S attack", t)
+        front = evaluate.frontier(grid, uep_table, targets=[n for n in FRONTIER_TARGETS if n in targets])
+        best = {n: evaluate.best_settings(front, target=n, min_ssim=MIN_SSIM) for n in dict.fromkeys(front.target)}
+        writer.figure("frontier.png", plotting.plot_frontier(front, min_ssim=MIN_SSIM))
+        t = lap("frontier", t)
 
         figures = {
             "fig09": ["fig09_alpha_block.png"], "fig10": ["fig10_k_block.png"],
@@ -394,18 +460,23 @@ def run(out, *, fast: bool = False, progress: bool = True, device=None, settings
         t = lap("figures", t)
 
     seconds["total"] = time.perf_counter() - t0
-    claims = paper_claims(grid, filt, uep_table, recovery, settings)
+    claims = paper_claims(grid, filt, uep_table, recovery, settings, info)
     env = {"device": str(device), "platform": platform.platform(), "python": platform.python_version(),
            "numpy": np.__version__}
-    for name, table in (("krtio_grid.csv", grid), ("filters.csv", filt), ("uep.csv", uep_table), ("known_s.csv", known)):
+    best_table = pd.concat(best.values(), ignore_index=True)
+    clean_rates = {r.target: float(r.rate) for r in front[front.scheme == "clean"].itertuples()}
+    for name, table in (("krtio_grid.csv", grid), ("filters.csv", filt), ("uep.csv", uep_table), ("known_s.csv", known),
+                        ("frontier.csv", front), ("best_settings.csv", best_table)):
         writer.text(name, table.to_csv(index=False))
     results = {
-        "imgprivacy": __version__, "settings": asdict(settings), "environment": env, "seconds": seconds,
+        "imgprivacy": __version__, "faces": info, "settings": asdict(settings), "environment": env, "seconds": seconds,
+        "frontier": {"best": records(best_table), "min_ssim": list(MIN_SSIM)}, "compare": earlier,
         "notes": notes, "eval_faces": {"n": int(len(x)), "people": int(len(np.unique(y))), "limits": limits},
         "uep": {"c": result.c, "norm": result.norm, "fooling_rate": result.fooling_rate},
         "recovery_ssim": recovery, "known_s_attack": known_rows, "claims": claims,
         "tables": {"krtio": records(grid), "filters": records(filt), "uep": records(uep_table)},
     }
     writer.text("results.json", json.dumps(json_safe(results), indent=1))
-    writer.text("report.md", markdown(claims, settings, seconds, env, notes, known_rows, figures))
+    writer.text("report.md", markdown(claims, settings, seconds, env, notes, known_rows, figures, info=info,
+                                      best=best_table, earlier=earlier, clean=clean_rates))
     return Report(out, tuple(writer.files), claims, seconds)

@@ -223,7 +223,9 @@ def frontier_explorer(
     labels : array-like of shape (n,), optional
         True labels (default: the face set's).
     image_ids : sequence of str, optional
-        k-RTIO ids of the photos (default ``face_0000.png``, ...).
+        k-RTIO ids of the photos (default ``face-0``, ``face-1``, ..., the
+        ids :func:`imgprivacy.evaluate.sweep` gives the faces it evaluates,
+        so the first faces of a sweep are protected here as they were there).
     setting : int, default 0
         Initial setting (an index into the settings, k-RTIO first, in table order).
 
@@ -252,7 +254,7 @@ def frontier_explorer(
     settings = rows.to_dict("records")
     if isinstance(setting, bool) or not isinstance(setting, numbers.Integral) or not 0 <= setting < len(settings):
         raise ValueError(f"setting must be an integer in [0, {len(settings) - 1}], got {setting!r}")
-    ids = [f"face_{i:04d}.png" for i in range(len(images))] if image_ids is None else [str(i) for i in image_ids]
+    ids = [f"face-{i}" for i in range(len(images))] if image_ids is None else [str(i) for i in image_ids]
     if len(ids) != len(images):
         raise ValueError(f"image_ids must have one id per photo ({len(images)}), got {len(ids)}")
     return FrontierExplorer(images, labels, names, settings, targets=targets, target=target, key=key,
