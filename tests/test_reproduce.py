@@ -120,6 +120,9 @@ def test_reproduce_fast_on_orl_runs_at_its_resolution_and_compares(orl_run, fast
     for c in json.loads((fast_run[1] / "results.json").read_text())["claims"]:
         assert f"({c['id']}) | {mine[c['id']]} | {c['verdict']} |" in report
     assert results["compare"][0]["faces"]["dataset"] == "olivetti"
+    # the shipped ORL models and UEP were used (the UEP because it was learned by this very search)
+    assert any("UEP is the one shipped" in n for n in results["notes"])
+    assert results["uep"]["c"] == pytest.approx(ip.uep.cached("orl").c)
 
 
 def test_reproduce_refuses_what_it_cannot_compare_or_load(tmp_path, capsys):
@@ -133,6 +136,18 @@ def test_reproduce_refuses_what_it_cannot_compare_or_load(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"faces must be one of 'olivetti', 'orl', 'lfw', got 'yale'"):
         reproduce.run(out, fast=True, faces="yale")
     assert not out.exists()
+
+
+def test_read_earlier_takes_a_run_from_before_faces_as_olivetti(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "results.json").write_text(json.dumps({"settings": {"fast": False},
+                                                  "claims": [{"id": "fig09", "verdict": "partly"}]}))
+    (got,) = reproduce.read_earlier(old)
+    assert got["faces"]["name"] == "Olivetti" and got["verdicts"] == {"fig09": "partly"} and got["fast"] is False
+    assert got["best"] == [] and reproduce.read_earlier(None) == []
+    with pytest.raises(TypeError, match="compare must be a path or a list of paths"):
+        reproduce.read_earlier([3])
 
 
 def test_scaled_blocks_keep_the_papers_small_blocks_and_scale_the_large():
