@@ -112,10 +112,10 @@ def _threads(faces, split, repeats: int, epochs: int, busy: bool) -> None:
     )
 
 
-def _sweep(provider, robust, faces, split, alphas, blocks) -> None:
+def _sweep(provider, robust, faces, split, alphas, blocks, dataset) -> None:
     """Held-out accuracy of both on the user's k-RTIO faces, plain -> robust, per alpha x block."""
     xte, yte = faces.images[split.test], faces.labels[split.test]
-    ids = [f"olivetti/{i}" for i in split.test]
+    ids = [f"{dataset}/{i}" for i in split.test]
     overlays = ip.data.overlay_set()
     print(f"\n4. the {len(xte)} held-out faces under k-RTIO with a user key (k = 3): accuracy provider -> robust")
     table = {}
@@ -146,6 +146,10 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-threads", action="store_true", help="skip the thread measurement")
     parser.add_argument("--no-busy", action="store_true", help="skip the thread measurement with one more busy process")
     parser.add_argument("--write-checkpoints", metavar="DIR", help="save the trained ensemble, provider and robust CNN into DIR")
+    parser.add_argument("--faces", default="olivetti", choices=models.SHIPPED_FACES,
+                        help="face set to train on (default olivetti; orl: the 92x112 ORL faces)")
+    parser.add_argument("--write-uep", action="store_true",
+                        help="with --write-checkpoints: also learn the user's UEP with the ensemble trained here and save it")
     parser.add_argument("--sweep-alphas", type=float, nargs="+", default=[0.3, 0.4, 0.45, 0.5, 0.6, 0.7],
                         help="alphas of the k-RTIO sweep (default 0.3 0.4 0.45 0.5 0.6 0.7)")
     parser.add_argument("--sweep-blocks", type=int, nargs="+", default=[4, 8, 16, 32, 64],
@@ -153,7 +157,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     device = models.pick_device(None if args.device == "auto" else args.device)
-    faces = ip.data.load_faces("olivetti")
+    faces = ip.data.load_faces(args.faces)
     print(f"imgprivacy {ip.__version__}, torch {torch.__version__}, {os.cpu_count()} CPU(s), device {device}, "
           f"CUDA available: {torch.cuda.is_available()}")
     print(f"start: {_load()}")
@@ -166,7 +170,7 @@ def main(argv=None) -> int:
     print(f"\n2. local ensemble: 10 subjects x 7 training faces, 30 held out, device {device}, "
           f"{models.DEFAULT_CPU_THREADS} thread(s) on the CPU")
     start = time.perf_counter()
-    ensemble = models.local_ensemble(faces.images, faces.labels, seed=0, device=device, progress=False, dataset="olivetti")
+    ensemble = models.local_ensemble(faces.images, faces.labels, seed=0, device=device, progress=False, dataset=args.faces)
     total = time.perf_counter() - start
     print(f"{'model':>16} {'params':>7} {'epochs':>6} {'train s':>8} {'held-out acc':>13}")
     for name, net in ensemble.models.items():
@@ -200,7 +204,7 @@ def main(argv=None) -> int:
           f"blocks {robust.blocks})")
     print(f"robust / provider training time: {robust_seconds / seconds:.2f}; {_load()}")
 
-    _sweep(provider, robust, faces, provider_split, args.sweep_alphas, args.sweep_blocks)
+    _sweep(provider, robust, faces, provider_split, args.sweep_alphas, args.sweep_blocks, args.faces)
     print(f"end: {_load()}")
 
     if args.write_checkpoints:
@@ -209,12 +213,24 @@ def main(argv=None) -> int:
         for net in list(ensemble.models.values()) + [provider.model_]:
             net.to("cpu")
         paths = [
-            ensemble.save(folder / models.CACHED_FILES["ensemble"], overwrite=True),
-            provider.save(folder / models.CACHED_FILES["provider"], split=provider_split, dataset="olivetti",
+            ensemble.save(folder / models.cached_file("ensemble", args.faces), overwrite=True),
+            provider.save(folder / models.cached_file("provider", args.faces), split=provider_split, dataset=args.faces,
                           accuracy=acc, overwrite=True),
-            robust.save(folder / models.CACHED_FILES["robust"], split=provider_split, dataset="olivetti",
+            robust.save(folder / models.cached_file("robust", args.faces), split=provider_split, dataset=args.faces,
                         accuracy=robust_acc, overwrite=True),
         ]
+        if args.write_uep:  # as imgprivacy.uep.cached's docstring says, with this ensemble
+            import numpy as np
+
+            user = np.flatnonzero(np.isin(faces.labels, ensemble.split.subjects))
+            start = time.perf_counter()
+            result = ip.uep.learn(ensemble, faces.images[user], ensemble.split.class_index(faces.labels[user]),
+                                  batch_size=50, device=device, progress=False)
+            print(f"UEP learned in {time.perf_counter() - start:.0f} s: c = {result.c:.4g}, "
+                  f"fooling rate {result.fooling_rate}")
+            name = ip.uep.CACHED_UEP if args.faces == "olivetti" else f"uep_{args.faces}.uep.npz"
+            paths.append(ip.uep.save(folder / name, result, metadata={"images": user.tolist(), "batch_size": 50},
+                                     overwrite=True))
         for path in paths:
             print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
     return 0

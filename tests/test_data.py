@@ -173,6 +173,9 @@ def test_data_validation_uses_the_shared_depth_check():
 
 
 def test_faceset_validation():
+    assert D.FaceSet(np.zeros((2, 2, 2, 3), np.float32), [0, 0], ("a",), "toy").images.shape == (2, 2, 2, 3)  # RGB
+    with pytest.raises(ValueError, match=r"images must be an ndarray of shape \(N, H, W\) or \(N, H, W, 3\), got \(2, 2, 2, 4\)"):
+        D.FaceSet(np.zeros((2, 2, 2, 4), np.float32), [0, 0], ("a",), "toy")
     with pytest.raises(ValueError, match=r"labels must have shape \(3,\)"):
         D.FaceSet(np.zeros((3, 2, 2), np.float32), np.zeros(2, np.int64), ("a",), "toy")
     with pytest.raises(ValueError, match=r"labels must be in \[0, 0\]"):
@@ -212,8 +215,68 @@ def test_orl_sorts_numerically_on_a_small_folder(tmp_path):
 
 
 def test_load_faces_unknown_name():
-    with pytest.raises(ValueError, match=r"name must be one of 'olivetti', 'orl', got 'lfw'"):
-        D.load_faces("lfw")
+    with pytest.raises(ValueError, match=r"name must be one of 'olivetti', 'orl', 'lfw', got 'yale'"):
+        D.load_faces("yale")
+
+
+def _lfw_folder(home, people):
+    """scikit-learn's LFW layout in ``home``: lfw_home/lfw_funneled/<Name>/<Name>_000N.jpg and the pairs files.
+
+    Each person's photos are a synthetic 250 x 250 colour face: a disc whose colour is that person's, with the
+    photo's number written into the pixels of its central row (so a test can tell which photo it got)."""
+    lfw = home / "lfw_home"
+    (lfw / "lfw_funneled").mkdir(parents=True)
+    for name in ("pairsDevTrain.txt", "pairsDevTest.txt", "pairs.txt"):
+        (lfw / name).write_text("1\n")
+    yy, xx = np.mgrid[:250, :250]
+    disc = (yy - 125) ** 2 + (xx - 125) ** 2 < 50**2
+    for person, (name, count, colour) in enumerate(people):
+        folder = lfw / "lfw_funneled" / name
+        folder.mkdir()
+        for number in range(1, count + 1):
+            photo = np.full((250, 250, 3), 30, np.uint8)
+            photo[disc] = colour
+            photo[100:150, 60:70] = 20 * number  # a mark left of the face, inside the kept crop
+            Image.fromarray(photo).save(folder / f"{name}_{number:04d}.jpg", quality=95)
+    return home
+
+
+def test_lfw_on_a_small_folder_in_scikit_learns_layout(tmp_path):
+    home = _lfw_folder(tmp_path, [("Ann_Bee", 4, (200, 40, 40)), ("Cy_Dee", 2, (40, 200, 40)),
+                                  ("Eve_Fox", 3, (40, 40, 200))])
+    faces = D.load_faces("lfw", data_home=home, download=False, min_faces=3)
+    assert faces.dataset == "lfw" and faces.names == ("Ann Bee", "Eve Fox")  # Cy Dee has only 2 photos
+    # 128 x 128 crop, x 0.75; per_person defaults to min(10, min_faces): 3 photos each
+    assert faces.images.shape == (6, 96, 96, 3) and faces.images.dtype == np.float32
+    assert faces.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert 0.0 <= faces.images.min() and faces.images.max() <= 1.0
+    centre = faces.images[:, 48, 48]  # the disc keeps each person's colour (JPEG: within a few levels)
+    np.testing.assert_allclose(centre[:3], np.tile([200, 40, 40], (3, 1)) / 255, atol=0.04)
+    np.testing.assert_allclose(centre[3:], np.tile([40, 40, 200], (3, 1)) / 255, atol=0.04)
+    marks = np.round(faces.images[:, 48, (65 - 61) * 3 // 4, 0] * 255 / 20).astype(int)  # the photo numbers
+    assert marks.tolist() == [1, 2, 3, 1, 2, 3]  # in file order: Ann's first 3 of 4
+    two = D.load_faces("lfw", data_home=home, download=False, min_faces=2, per_person=2)
+    assert two.names == ("Ann Bee", "Cy Dee", "Eve Fox") and two.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    np.testing.assert_array_equal(two.images[:2], faces.images[:2])  # the same first photos, whatever min_faces
+
+
+def test_lfw_options_are_checked(tmp_path):
+    home = _lfw_folder(tmp_path, [("Ann_Bee", 2, (200, 40, 40))])
+    with pytest.raises(ValueError, match=r"min_faces=3: no person of LFW has that many photos"):
+        D.load_faces("lfw", data_home=home, download=False, min_faces=3)
+    with pytest.raises(ValueError, match=r"per_person must be"):
+        D.load_faces("lfw", data_home=home, download=False, min_faces=2, per_person=3)
+    with pytest.raises(ValueError, match=r"min_faces and per_person are options of the LFW set only"):
+        D.load_faces("olivetti", min_faces=3)
+
+
+def test_missing_lfw_says_how_to_get_it(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"^LFW \(Labeled Faces in the Wild\) not found .*download=False.*"
+                       r"internet access.*SCIKIT_LEARN_DATA.*lfw_home"):
+        D.load_faces("lfw", data_home=tmp_path, download=False)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "elsewhere"))
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "elsewhere"))):
+        D.load_faces("lfw", download=False)  # the data home comes from SCIKIT_LEARN_DATA, as scikit-learn's
 
 
 def test_load_faces_download_must_be_bool():

@@ -467,6 +467,29 @@ def test_cached_checkpoints_notice_other_faces(faces):
         ProviderCNN.cached(faces=faces.subset(1))
 
 
+def test_shipped_orl_checkpoints_fit_the_orl_faces():
+    # trained by benchmarks/bench_models.py --faces orl --write-checkpoints data/checkpoints --write-uep (CPU, seed 0)
+    orl = ip.data.load_faces("orl")
+    assert M.cached_file("ensemble", "orl") == "local_ensemble_orl.pt" and M.SHIPPED_FACES == ("olivetti", "orl")
+    ens = M.cached_ensemble(faces=orl)  # the face set's own checkpoint, chosen by faces.dataset
+    assert ens.dataset == "orl" and ens.settings["image_shape"] == [112, 92]
+    xte, yte = orl.images[ens.split.test], ens.split.class_index(orl.labels[ens.split.test])
+    assert all(M.accuracy(net, xte, yte) >= 0.9 for net in ens.models.values())  # measured 1.0 for all three
+    provider = ProviderCNN.cached(dataset="orl")
+    assert provider.dataset_ == "orl" and provider.image_shape_ == (112, 92)
+    assert provider.score(orl.images[provider.split_.test], orl.labels[provider.split_.test]) >= 0.95  # measured 0.992
+    with pytest.raises(ValueError, match=r"fingerprint mismatch|face set of 400 images"):
+        ProviderCNN.cached(faces=ip.data.load_faces("olivetti"), dataset="orl")  # ORL's split does not fit Olivetti
+    uep_orl = ip.uep.cached("orl")
+    assert uep_orl.delta.shape == (112, 92) and uep_orl.metadata["dataset"] == "orl" and uep_orl.models == ens.names
+    total = sum(M.checkpoint_dir().joinpath(M.cached_file(n, "orl")).stat().st_size for n in M.CACHED_FILES)
+    assert total < 3_000_000  # 1.7 MB, as Olivetti's
+    with pytest.raises(ValueError, match=r"dataset must be one of 'olivetti', 'orl' .* got 'lfw'; train the models"):
+        M.cached_path("provider", "lfw")
+    with pytest.raises(ValueError, match=r"dataset must be one of 'olivetti', 'orl' .* got 'lfw'; learn one"):
+        ip.uep.cached("lfw")
+
+
 def test_cached_path_and_training_faces():
     assert M.cached_path("provider") == M.checkpoint_dir() / M.CACHED_FILES["provider"]
     assert M.cached_path("robust").is_file()

@@ -202,6 +202,7 @@ def _default_figures(tiny, wide_table):
         "plot_filters, 6 filters": lambda: P.plot_filters(wide_table, alpha=0.3, block=4),
         "plot_krtio_examples": lambda: P.plot_krtio_examples(X[0], overlays=S, k=2),
         "plot_ssim_histograms": lambda: P.plot_ssim_histograms({"UEP": [0.99, 1.0], "k-RTIO": [0.9, 0.97]}),
+        "plot_frontier, every recogniser": lambda: P.plot_frontier(ip.evaluate.frontier(wide_table)),
     }
 
 

@@ -122,9 +122,11 @@ def cmd_reproduce(args) -> int:
 
     try:
         reproduce.check_output_dir(args.out)
+        reproduce.read_earlier(args.compare)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    report = reproduce.run(args.out, fast=args.fast, progress=not args.no_progress)
+    report = reproduce.run(args.out, fast=args.fast, progress=not args.no_progress, faces=args.faces,
+                           compare=args.compare)
     counts: dict[str, int] = {}
     for verdict in report.verdicts().values():
         counts[verdict] = counts.get(verdict, 0) + 1

@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="regenerate the paper's figures and numbers, with a report, into a new folder")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder for the PNGs, JSON, CSVs and report.md")
     p.add_argument("--fast", action="store_true", help="a coarse grid on 40 faces (about 2 minutes) instead of the full run (about 16)")
+    p.add_argument("--faces", choices=("olivetti", "orl", "lfw"), default="olivetti",
+                   help="the face set, at its resolution: olivetti (64x64, default), orl (92x112), lfw (96x96 colour; "
+                        "downloads about 200 MB once, trains every model)")
+    p.add_argument("--compare", nargs="+", metavar="DIR",
+                   help="folders of earlier runs (e.g. on another face set) whose verdicts the report puts beside these")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_command("_commands", "cmd_reproduce"))
 

@@ -4,8 +4,9 @@ Three groups of helpers feed the rest of the package:
 
 * **Faces** -- :func:`load_faces` returns a :class:`FaceSet` (float32 images,
   int64 labels, subject names) for the Olivetti faces (through
-  scikit-learn's loader and cache) or the ORL/AT&T database (a local folder
-  in its original ``sNN/M.pgm`` layout).  Face data is never shipped with
+  scikit-learn's loader and cache), the ORL/AT&T database (a local folder
+  in its original ``sNN/M.pgm`` layout) or LFW (colour, through
+  scikit-learn's ``fetch_lfw_people``).  Face data is never shipped with
   the package.
 * **Overlay sets** -- :func:`overlay_set` returns the public set ``S`` of
   face-free images that k-RTIO mixes into photos: a default set of 30

@@ -1,4 +1,4 @@
-"""Face sets: FaceSet and the Olivetti and ORL/AT&T loaders."""
+"""Face sets: FaceSet and the Olivetti, ORL/AT&T and LFW loaders."""
 
 from __future__ import annotations
 
@@ -14,46 +14,51 @@ import numpy as np
 from .._validation import _short, check_int
 from ._convert import to_float
 
-_FACE_SETS = ("olivetti", "orl")
+_FACE_SETS = ("olivetti", "orl", "lfw")
+#: The LFW crop: rows and columns of the 250 x 250 funneled photo kept (its central 128 x 128 pixels: the face,
+#: some hair and background, like ORL's wider crop), then scaled by ``_LFW_RESIZE`` to 96 x 96.
+_LFW_SLICE = (slice(61, 189), slice(61, 189))
+_LFW_RESIZE = 0.75
 _ORL_ENV = "IMGPRIVACY_ORL"
 _ORL_DEFAULT = Path("~") / "imgprivacy_data" / "orl_faces"
 
 
 @dataclass(frozen=True, eq=False)
 class FaceSet:
-    """A labelled set of grey face images.
+    """A labelled set of face images (grey, or RGB as LFW's).
 
     :func:`load_faces` returns one for a face database; build one from your
     own arrays with ``FaceSet(images, labels, names)``.
 
     Parameters
     ----------
-    images : ndarray of shape (N, H, W)
-        float32 grey images in [0, 1] (kept as given, not copied).
+    images : ndarray of shape (N, H, W) or (N, H, W, 3)
+        float32 grey (or RGB, channel last) images in [0, 1] (kept as
+        given, not copied).
     labels : array-like of shape (N,)
         Subject index of each image, ``0 .. len(names) - 1``; stored as int64.
     names : sequence of str
         Subject name of each label (``names[label]``), e.g. ``"s1"``; stored
         as a tuple.
     dataset : str, default "custom"
-        Where the faces come from: ``"olivetti"`` or ``"orl"`` for
+        Where the faces come from: ``"olivetti"``, ``"orl"`` or ``"lfw"`` for
         :func:`load_faces`, ``"custom"`` unless you name it.
 
     Attributes
     ----------
-    images : ndarray of shape (N, H, W)
+    images : ndarray of shape (N, H, W) or (N, H, W, 3)
         float32 in [0, 1].
     labels : ndarray of shape (N,)
         int64 subject index, ``0 .. n_subjects - 1``.
     names : tuple of str
         Subject name of each label (``names[label]``), e.g. ``"s1"``.
     dataset : str
-        ``"olivetti"``, ``"orl"``, ``"custom"`` or what the creator chose.
+        ``"olivetti"``, ``"orl"``, ``"lfw"``, ``"custom"`` or what the creator chose.
 
     Raises
     ------
     ValueError
-        If ``images`` is not an (N, H, W) array, ``labels`` has not one entry
+        If ``images`` is not an (N, H, W) or (N, H, W, 3) array, ``labels`` has not one entry
         per image, or a label is not an index into ``names``.
 
     Examples
@@ -71,8 +76,12 @@ class FaceSet:
     dataset: str = "custom"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.images, np.ndarray) or self.images.ndim != 3:
-            raise ValueError(f"images must be an ndarray of shape (N, H, W), got {_shape_of(self.images)}")
+        if not isinstance(self.images, np.ndarray) or not (
+            self.images.ndim == 3 or (self.images.ndim == 4 and self.images.shape[3] == 3)
+        ):
+            raise ValueError(
+                f"images must be an ndarray of shape (N, H, W) or (N, H, W, 3), got {_shape_of(self.images)}"
+            )
         labels = np.asarray(self.labels)
         if labels.shape != (self.images.shape[0],):
             raise ValueError(
@@ -144,42 +153,66 @@ def _shape_of(obj: Any) -> str:
     return str(getattr(obj, "shape", type(obj).__name__))
 
 
-def load_faces(name: str = "olivetti", *, data_home: str | os.PathLike | None = None, download: bool = True) -> FaceSet:
+def load_faces(
+    name: str = "olivetti",
+    *,
+    data_home: str | os.PathLike | None = None,
+    download: bool = True,
+    min_faces: int | None = None,
+    per_person: int | None = None,
+) -> FaceSet:
     """Load a face database as a :class:`FaceSet`.
 
     Parameters
     ----------
-    name : {"olivetti", "orl"}, default "olivetti"
+    name : {"olivetti", "orl", "lfw"}, default "olivetti"
         ``"olivetti"``: 400 images of 64 x 64 pixels, 40 subjects x 10,
         loaded with :func:`sklearn.datasets.fetch_olivetti_faces` (cached
         as ``olivetti_py3.pkz`` in scikit-learn's data home).
         ``"orl"``: the same 400 photos as the original ORL/AT&T database,
         112 x 92 pixels, read from a folder of ``sNN/M.pgm`` files.
+        ``"lfw"``: Labeled Faces in the Wild through
+        :func:`sklearn.datasets.fetch_lfw_people` (the funneled photos,
+        about 200 MB downloaded once into scikit-learn's data home as
+        ``lfw_home``), in colour: of each 250 x 250 photo the central
+        128 x 128 pixels (rows and columns 61-188: the face with some hair
+        and background, like ORL's crop), scaled by 0.75 to 96 x 96 RGB.
     data_home : str or path, optional
-        For ``"olivetti"``: scikit-learn's data home (default: the
-        ``SCIKIT_LEARN_DATA`` environment variable, else
+        For ``"olivetti"`` and ``"lfw"``: scikit-learn's data home (default:
+        the ``SCIKIT_LEARN_DATA`` environment variable, else
         ``~/scikit_learn_data``).  For ``"orl"``: the folder holding
         ``s1 .. s40`` (default: the ``IMGPRIVACY_ORL`` environment variable,
         else ``~/imgprivacy_data/orl_faces``).
     download : bool, default True
-        Let scikit-learn download the Olivetti faces if they are not cached.
-        The ORL database is never downloaded.
+        Let scikit-learn download the Olivetti faces or LFW if they are not
+        cached (``download_if_missing``).  The ORL database is never
+        downloaded.
+    min_faces : int, optional
+        LFW only: keep the people with at least this many photos (default
+        20: 62 people, 3,023 photos; scikit-learn's ``min_faces_per_person``).
+    per_person : int, optional
+        LFW only: keep each kept person's first ``per_person`` photos
+        (default 10, as Olivetti and ORL have; at most ``min_faces``).
 
     Returns
     -------
     FaceSet
-        Images float32 (N, H, W) in [0, 1], labels int64.  Subjects are
-        named with the AT&T numbering, ``"s1" .. "s40"``: Olivetti target
-        ``t`` is ORL subject ``s{t + 1}``.  ORL subjects are sorted
-        numerically (``s1, s2, .., s40``), images by their number ``M``.
+        Images float32 (N, H, W) in [0, 1] ((N, 96, 96, 3) for LFW), labels
+        int64.  Olivetti and ORL subjects are named with the AT&T numbering,
+        ``"s1" .. "s40"``: Olivetti target ``t`` is ORL subject
+        ``s{t + 1}``.  ORL subjects are sorted numerically
+        (``s1, s2, .., s40``), images by their number ``M``.  LFW people
+        are named as in LFW (``"George W Bush"``), in alphabetical order,
+        each person's photos in file order (``_0001`` first).
 
     Raises
     ------
     FileNotFoundError
-        If the data is not on disk (and, for Olivetti, cannot be
+        If the data is not on disk (and, for Olivetti and LFW, cannot be
         downloaded); the message says how to get it.
     ValueError
-        For an unknown ``name`` or malformed ORL files.
+        For an unknown ``name``, malformed ORL files, ``min_faces`` or
+        ``per_person`` out of range or given for another set than LFW.
 
     Examples
     --------
@@ -200,9 +233,63 @@ def load_faces(name: str = "olivetti", *, data_home: str | os.PathLike | None = 
         raise TypeError(f"download must be True or False, got {_short(download)}")
     if data_home is not None and not isinstance(data_home, (str, os.PathLike)):
         raise TypeError(f"data_home must be a path (str or os.PathLike) or None, got {type(data_home).__name__}")
+    if name != "lfw" and (min_faces is not None or per_person is not None):
+        raise ValueError(f"min_faces and per_person are options of the LFW set only, got them for {name!r}; "
+                         "use FaceSet.subset to keep fewer people or photos")
     if name == "olivetti":
         return _load_olivetti(data_home, download)
+    if name == "lfw":
+        min_faces = 20 if min_faces is None else check_int(min_faces, "min_faces", minimum=1)
+        per_person = min(10, min_faces) if per_person is None else check_int(
+            per_person, "per_person", minimum=1, maximum=min_faces)
+        return _load_lfw(data_home, download, min_faces, per_person)
     return _load_orl(data_home)
+
+
+def _sklearn_home(data_home) -> Path:
+    if data_home is not None:
+        return Path(data_home).expanduser()
+    return Path(os.environ.get("SCIKIT_LEARN_DATA", Path("~") / "scikit_learn_data")).expanduser()
+
+
+def _load_lfw(data_home, download: bool, min_faces: int, per_person: int) -> FaceSet:
+    from sklearn.datasets import fetch_lfw_people
+
+    try:
+        bunch = fetch_lfw_people(data_home=data_home, funneled=True, resize=_LFW_RESIZE, min_faces_per_person=min_faces,
+                                 color=True, slice_=_LFW_SLICE, download_if_missing=download)
+    except OSError as err:  # no internet (URLError), an interrupted download, or a file missing with download=False
+        why = "it could not be downloaded" if download else "download=False"
+        raise FileNotFoundError(
+            f"LFW (Labeled Faces in the Wild) not found in scikit-learn's data home {_sklearn_home(data_home)} and "
+            f"{why} ({err}). To get it, run imgprivacy.data.load_faces('lfw') once on a machine with internet access "
+            "(scikit-learn downloads about 200 MB into lfw_home there), or set the SCIKIT_LEARN_DATA environment "
+            "variable (or pass data_home) to a folder holding lfw_home (lfw_funneled/ and the pairs*.txt files)"
+        ) from err
+    except ValueError as err:  # scikit-learn: "min_faces_per_person=N is too restrictive"
+        raise ValueError(f"min_faces={min_faces}: no person of LFW has that many photos ({err})") from None
+    target = np.asarray(bunch.target, dtype=np.int64)
+    order = _lfw_file_order(target)
+    keep = np.concatenate([order[target[order] == t][:per_person] for t in np.unique(target)])
+    images = np.ascontiguousarray(bunch.images[keep], dtype=np.float32)
+    np.clip(images, 0.0, 1.0, out=images)
+    names = tuple(str(n) for n in bunch.target_names)
+    return FaceSet(images, target[keep], names, "lfw")
+
+
+def _lfw_file_order(target: np.ndarray) -> np.ndarray:
+    """Indices that put scikit-learn's LFW photos back in file order (person by person, ``_0001`` first).
+
+    ``fetch_lfw_people`` shuffles the photos with ``RandomState(42)``; undoing that shuffle makes the photos
+    kept per person not depend on ``min_faces``.  Should a scikit-learn version shuffle otherwise (the undone
+    order would not be sorted by person), the photos are only grouped by person, in the order given.
+    """
+    shuffled = np.arange(len(target))
+    np.random.RandomState(42).shuffle(shuffled)
+    order = np.argsort(shuffled)
+    if np.all(np.diff(target[order]) >= 0):
+        return order
+    return np.argsort(target, kind="stable")
 
 
 def _load_olivetti(data_home, download: bool) -> FaceSet:
@@ -217,13 +304,9 @@ def _load_olivetti(data_home, download: bool) -> FaceSet:
             )
             bunch = fetch_olivetti_faces(data_home=data_home, download_if_missing=download)
     except OSError as err:  # URLError, HTTPError, timeouts and "Data not found" are all OSErrors
-        if data_home is not None:
-            where = Path(data_home)
-        else:
-            where = Path(os.environ.get("SCIKIT_LEARN_DATA", Path("~") / "scikit_learn_data"))
         why = "it could not be downloaded" if download else "download=False"
         raise FileNotFoundError(
-            f"Olivetti faces not found in scikit-learn's data home {where.expanduser()} and {why} ({err}). "
+            f"Olivetti faces not found in scikit-learn's data home {_sklearn_home(data_home)} and {why} ({err}). "
             "To get them, run imgprivacy.data.load_faces('olivetti') once on a machine with internet access "
             "(scikit-learn caches the file olivetti_py3.pkz there), or set the SCIKIT_LEARN_DATA environment "
             "variable (or pass data_home) to a folder holding olivetti_py3.pkz, as CI does with "

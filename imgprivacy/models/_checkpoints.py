@@ -26,8 +26,9 @@ from ._split import Split
 from ._torch import pick_device
 from ._train import TrainHistory
 
-__all__ = ["CACHED_FILES", "CHECKPOINT_FORMAT_VERSION", "Checkpoint", "LocalEnsemble", "cached_path", "checkpoint_dir",
-           "load_checkpoint", "load_ensemble", "save_checkpoint", "training_faces"]
+__all__ = ["CACHED_FILES", "CHECKPOINT_FORMAT_VERSION", "SHIPPED_FACES", "Checkpoint", "LocalEnsemble", "cached_file",
+           "cached_path", "checkpoint_dir", "load_checkpoint", "load_ensemble", "save_checkpoint", "shipped_dataset",
+           "training_faces"]
 
 #: Version of the checkpoint file layout written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT_VERSION = 1
@@ -341,12 +342,53 @@ def load_ensemble(path: str | os.PathLike, *, device: torch.device | str | None 
 
 # =========================================================================== cached checkpoints
 _CHECKPOINT_ENV = "IMGPRIVACY_CHECKPOINTS"
-#: File names of the shipped checkpoints in :func:`checkpoint_dir`.
-CACHED_FILES = {
-    "ensemble": "local_ensemble_olivetti.pt",
-    "provider": "provider_cnn_olivetti.pt",
-    "robust": "robust_cnn_olivetti.pt",
-}
+_CACHED_STEMS = {"ensemble": "local_ensemble", "provider": "provider_cnn", "robust": "robust_cnn"}
+#: Face sets with shipped checkpoints (the ensemble, the provider CNN, the robust CNN and the UEP).
+SHIPPED_FACES = ("olivetti", "orl")
+
+
+def cached_file(name: str, dataset: str = "olivetti") -> str:
+    """File name of a shipped checkpoint: ``{local_ensemble,provider_cnn,robust_cnn}_{dataset}.pt``.
+
+    Parameters
+    ----------
+    name : {"ensemble", "provider", "robust"}
+    dataset : {"olivetti", "orl"}, default "olivetti"
+        The face set it was trained on (:data:`SHIPPED_FACES`).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cached_file("provider"), cached_file("ensemble", "orl")
+    ('provider_cnn_olivetti.pt', 'local_ensemble_orl.pt')
+    """
+    if name not in _CACHED_STEMS:
+        raise ValueError(f"name must be one of {', '.join(map(repr, _CACHED_STEMS))}, got {_short(name)}")
+    if dataset not in SHIPPED_FACES:
+        raise ValueError(f"dataset must be one of {', '.join(map(repr, SHIPPED_FACES))} (the face sets with shipped "
+                         f"checkpoints), got {_short(dataset)}; train the models for other faces")
+    return f"{_CACHED_STEMS[name]}_{dataset}.pt"
+
+
+def shipped_dataset(faces=None, dataset: str | None = None) -> str:
+    """Which shipped checkpoints fit: ``dataset`` if given, else ``faces.dataset`` when shipped, else ``"olivetti"``.
+
+    Examples
+    --------
+    >>> shipped_dataset(), shipped_dataset(dataset="orl")
+    ('olivetti', 'orl')
+    """
+    if dataset is not None:
+        return dataset
+    found = getattr(faces, "dataset", None)
+    return found if found in SHIPPED_FACES else "olivetti"
+
+
+#: File names of the shipped Olivetti checkpoints in :func:`checkpoint_dir` (:func:`cached_file` names the others).
+CACHED_FILES = {name: cached_file(name) for name in _CACHED_STEMS}
 
 
 def checkpoint_dir() -> Path:
@@ -357,8 +399,8 @@ def checkpoint_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "checkpoints"
 
 
-def cached_path(name: str) -> Path:
-    """The path of a shipped checkpoint, by its key in :data:`CACHED_FILES`.
+def cached_path(name: str, dataset: str = "olivetti") -> Path:
+    """The path of a shipped checkpoint, by its key in :data:`CACHED_FILES` and its face set.
 
     Parameters
     ----------
@@ -366,6 +408,8 @@ def cached_path(name: str) -> Path:
         The user's ensemble (:func:`imgprivacy.models.cached_ensemble`), the
         provider's CNN or its robust CNN (:meth:`imgprivacy.targets.ProviderCNN.cached`,
         :meth:`imgprivacy.targets.RobustCNN.cached`).
+    dataset : {"olivetti", "orl"}, default "olivetti"
+        The face set it was trained on (:func:`cached_file`).
 
     Returns
     -------
@@ -382,12 +426,12 @@ def cached_path(name: str) -> Path:
     >>> cached_path("ensemble").name
     'local_ensemble_olivetti.pt'
     """
-    path = checkpoint_dir() / CACHED_FILES[name]
+    path = checkpoint_dir() / cached_file(name, dataset)
     if not path.is_file():
         raise FileNotFoundError(
             f"the cached {name} checkpoint {path} is missing; it ships in the repository's data/checkpoints "
             f"(install with pip install -e . from a clone), set {_CHECKPOINT_ENV} to its folder, or regenerate it "
-            "with python benchmarks/bench_models.py --write-checkpoints data/checkpoints"
+            f"with python benchmarks/bench_models.py --faces {dataset} --write-checkpoints data/checkpoints"
         )
     return path
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .._validation import _short, check_int
-from ._checkpoints import LocalEnsemble, cached_path, load_ensemble, training_faces
+from ._checkpoints import LocalEnsemble, cached_path, load_ensemble, shipped_dataset, training_faces
 from ._nets import ARCHITECTURES, LOCAL_ARCHITECTURES, SPECS, build_model, check_arch
 from ._split import split_per_subject
 from ._torch import to_tensor
@@ -101,20 +101,23 @@ def local_ensemble(
 
 
 
-def cached_ensemble(*, faces=None, device: torch.device | str | None = "cpu") -> LocalEnsemble:
-    """The default user ensemble, trained once on Olivetti and shipped in ``data/checkpoints``.
+def cached_ensemble(*, faces=None, device: torch.device | str | None = "cpu", dataset: str | None = None) -> LocalEnsemble:
+    """The default user ensemble, trained once on Olivetti (or ORL) and shipped in ``data/checkpoints``.
 
     Made with ``local_ensemble(faces.images, faces.labels, dataset="olivetti")``
-    (10 subjects, 7 training images each, seed 0) on the CPU; reloading
-    checks that the face loader still gives the same images at the split's
-    indices.
+    (10 subjects, 7 training images each, seed 0) on the CPU, and the same
+    on the ORL faces (``dataset="orl"``, 112 x 92); reloading checks that
+    the face loader still gives the same images at the split's indices.
 
     Parameters
     ----------
     faces : FaceSet, optional
         The face set to check the split against; default
-        ``imgprivacy.data.load_faces("olivetti")``.
+        ``imgprivacy.data.load_faces(dataset)``.
     device : torch.device or str, default "cpu"
+    dataset : {"olivetti", "orl"}, optional
+        Which shipped ensemble; default ``faces.dataset`` when it is one of
+        :data:`SHIPPED_FACES`, else ``"olivetti"``.
 
     Returns
     -------
@@ -139,7 +142,7 @@ def cached_ensemble(*, faces=None, device: torch.device | str | None = "cpu") ->
     >>> accuracy(ens.models["vgg_a"], held_out, ens.split.class_index(faces.labels[ens.split.test]))
     1.0
     """
-    ensemble = load_ensemble(cached_path("ensemble"), device=device)
+    ensemble = load_ensemble(cached_path("ensemble", shipped_dataset(faces, dataset)), device=device)
     faces = training_faces(ensemble.dataset, faces)
     ensemble.split.check(faces.images, faces.labels)
     return ensemble

@@ -13,6 +13,7 @@ never imports ipywidgets, and never torch.
 from __future__ import annotations
 
 from ._display import MAX_WIDTH, enable_notebook_display, in_ipython
+from ._frontier import plot_frontier
 from ._images import show_images, training_curves
 from ._results import plot_beta, plot_filters, plot_heatmaps, plot_krtio_examples, plot_rates, plot_ssim_histograms
 
@@ -22,6 +23,7 @@ __all__ = [
     "in_ipython",
     "plot_beta",
     "plot_filters",
+    "plot_frontier",
     "plot_heatmaps",
     "plot_krtio_examples",
     "plot_rates",

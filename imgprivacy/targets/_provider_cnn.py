@@ -227,11 +227,14 @@ class ProviderCNN:
         pass
 
     @classmethod
-    def cached(cls, *, faces=None, device="cpu") -> ProviderCNN:
+    def cached(cls, *, faces=None, device="cpu", dataset: str | None = None) -> ProviderCNN:
         """The provider CNN trained once on Olivetti (40 subjects, 7 images each) and shipped in ``data/checkpoints``.
 
         Checks that the face loader (or ``faces``) still gives the images it
-        was trained and tested on.
+        was trained and tested on.  ``dataset="orl"`` (or ``faces`` of the
+        ORL set) loads the one trained the same way on the ORL faces; the
+        default is ``faces.dataset`` when one is shipped
+        (:data:`imgprivacy.models.SHIPPED_FACES`), else ``"olivetti"``.
 
         Examples
         --------
@@ -241,7 +244,8 @@ class ProviderCNN:
         >>> round(provider.accuracy_, 3)
         0.992
         """
-        out = cls.from_checkpoint(_models.cached_path(cls._cached_name), device=device)
+        out = cls.from_checkpoint(_models.cached_path(cls._cached_name, _models.shipped_dataset(faces, dataset)),
+                                  device=device)
         faces = _models.training_faces(out.dataset_, faces)
         if out.split_ is not None:
             out.split_.check(faces.images, faces.labels)

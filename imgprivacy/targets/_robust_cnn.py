@@ -167,7 +167,7 @@ class RobustCNN(ProviderCNN):
         return out
 
     @classmethod
-    def cached(cls, *, faces=None, device="cpu") -> RobustCNN:
+    def cached(cls, *, faces=None, device="cpu", dataset: str | None = None) -> RobustCNN:
         """The robust CNN trained once on Olivetti (the provider's split) and the default overlay set, shipped in ``data/checkpoints``.
 
         Made like :meth:`ProviderCNN.cached`: ``RobustCNN(seed=0)`` fitted on
@@ -194,7 +194,7 @@ class RobustCNN(ProviderCNN):
         """
         from ..data import overlay_set
 
-        out = super().cached(faces=faces, device=device)
+        out = super().cached(faces=faces, device=device, dataset=dataset)
         _check_overlays(out, overlay_set().fingerprint, "the default overlay set imgprivacy.data.overlay_set()")
         return out
 

@@ -148,8 +148,12 @@ def load(path) -> UEPResult:
         raise ValueError(f"UEP file {path} is corrupt: missing or malformed field ({err})") from None
 
 
-def cached() -> UEPResult:
+def cached(dataset: str = "olivetti") -> UEPResult:
     """The UEP notebook 04 learns, shipped in ``data/checkpoints`` beside the model checkpoints.
+
+    ``dataset="orl"`` reads ``uep_orl.uep.npz``, learned the same way on the
+    user's 100 ORL faces (112 x 92) with the shipped ORL ensemble
+    (``cached_ensemble(dataset="orl")``).
 
     Learned by :func:`imgprivacy.uep.learn` with its defaults (``p = 0.7``,
     ``kappa = 5``, the full ``c`` search: 6 bisection steps over ``c`` in
@@ -196,9 +200,12 @@ def cached() -> UEPResult:
     >>> r.delta.shape, r.models, r.converged
     ((64, 64), ('vgg_a', 'vgg_b', 'facescrub_thumb'), True)
     """
-    from ..models import checkpoint_dir
+    from ..models import SHIPPED_FACES, checkpoint_dir
 
-    path = checkpoint_dir() / CACHED_UEP
+    if dataset not in SHIPPED_FACES:
+        raise ValueError(f"dataset must be one of {', '.join(map(repr, SHIPPED_FACES))} (the face sets with a shipped "
+                         f"UEP), got {dataset!r}; learn one with imgprivacy.uep.learn")
+    path = checkpoint_dir() / (CACHED_UEP if dataset == "olivetti" else f"uep_{dataset}.uep.npz")
     if not path.is_file():
         raise FileNotFoundError(
             f"the cached UEP {path} is missing; it ships in the repository's data/checkpoints (install with "

@@ -31,10 +31,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _prf, attacks, data, krtio, metrics, uep
-from ._validation import (
+from .. import _prf, attacks, data, krtio, metrics, uep
+from .._validation import (
     _short, check_alpha, check_beta, check_delta, check_depth, check_ids, check_image, check_int, check_labels,
-    check_sequence, check_stack,
+    check_search, check_sequence, check_stack,
 )
 
 __all__ = [
@@ -718,8 +718,6 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
     import time
 
     import pandas as pd
-
-    from ._validation import check_search
 
     stack = check_stack(images, "images")
     check_search(search, beam_width, default_width=1)  # refused before any photo is protected
