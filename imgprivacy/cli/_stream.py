@@ -111,7 +111,7 @@ def prepared(caches: dict, the_set, shape: tuple, block: tuple[int, int]):
     ``caches`` holds the cache of the latest set only (format 2 gives each
     photo its own derived set; format 1 photos share one).  The cache's
     byte-bounded store is what decides which fitted overlays are kept for
-    the next photo: at 12 MP (144 MB an overlay) none are, and each photo
+    the next photo: at 12 MP (144 MB an overlay) with k = 3 none are, and each photo
     fits only the overlays it chooses, strip by strip.
     """
     from .. import krtio
