@@ -772,13 +772,29 @@ def test_write_png_validation(tmp_path):
         D.write_png(tmp_path / "nope" / "x.png", np.zeros((2, 2), np.float32))
     with pytest.raises(ValueError, match=r"depth must be 8 or 16 \(bits per sample\), got 32"):
         D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.float32), depth=32)
-    with pytest.raises(TypeError, match=r"got dtype uint8; convert integer images with imgprivacy.data.to_float"):
-        D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.uint8))
+    with pytest.raises(TypeError, match=r"integer samples must be uint16 for depth=16, got dtype uint8; pass the float"):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.uint8), depth=16)
+    with pytest.raises(TypeError, match=r"integer samples must be uint8 for depth=8, got dtype int32"):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.int32))
+    with pytest.raises(ValueError, match=r"image must have 1, 2, 3 or 4 channels, got shape \(2, 2, 5\)"):
+        D.write_png(tmp_path / "x.png", np.zeros((2, 2, 5), np.uint8))
     with pytest.raises(ValueError, match=r"image must have 1 \(grey\), 2 \(grey\+alpha\), 3 \(RGB\), 4 \(RGBA\) channels"):
         D.write_png(tmp_path / "x.png", np.zeros((2, 2, 5), np.float32))
     with pytest.raises(TypeError, match=r"overwrite must be True or False, got 1"):
         D.write_png(tmp_path / "x.png", np.zeros((2, 2), np.float32), overwrite=1)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("channels", [None, 1, 2, 3, 4])
+def test_write_png_of_quantised_samples_is_the_same_file(tmp_path, rng, depth, channels):
+    x = rng.random((5, 7) if channels is None else (5, 7, channels), dtype=np.float32)
+    pixels = D.to_uint(x, depth=depth)
+    a = D.write_png(tmp_path / "a.png", x, depth=depth, text={"k": "v"})
+    b = D.write_png(tmp_path / "b.png", pixels, depth=depth, text={"k": "v"})
+    assert a.read_bytes() == b.read_bytes()
+    back = D.read_image(b)
+    assert back.depth == depth and np.array_equal(D.to_uint(back.image, depth=depth), pixels.reshape(back.image.shape))
 
 
 def test_write_png_does_not_modify_input(tmp_path, rng):

@@ -203,8 +203,10 @@ def cmd_protect(args) -> int:
             depth=job.depth, source_depth=source_depth, nonce=args.id,
         )
         del image
-        digest = krtio.pixels_sha256(data.to_uint(protected, depth=job.depth)) if db is not None else None
-        return protected, meta, digest
+        pixels = data.to_uint(protected, depth=job.depth)  # quantised here, beside the last photo's write, once
+        del protected
+        digest = krtio.pixels_sha256(pixels) if db is not None else None
+        return pixels, meta, digest
 
     def write_one(job: _ProtectJob, result) -> None:
         protected, meta, digest = result
@@ -392,9 +394,11 @@ def cmd_recover(args) -> int:
     def recover_one(job: _RecoverJob) -> np.ndarray:  # computed beside the last photo's write: writes nothing
         img = decode(job.src, args.max_pixels).image
         try:
-            return _recover_one(img, key, job.meta, sets, prep_cache, verified=job.verified)
+            original = _recover_one(img, key, job.meta, sets, prep_cache, verified=job.verified)
         except krtio.TagMismatch as exc:  # the header and the decoded image disagree
             raise CLIError(f"{show(job.src)}: refused, {exc}") from None
+        del img
+        return data.to_uint(original, depth=job.meta.source_depth)  # quantised here, beside the last photo's write
 
     def write_one(job: _RecoverJob, original: np.ndarray) -> None:
         data.write_png(job.out, original, depth=job.meta.source_depth, overwrite=args.force)

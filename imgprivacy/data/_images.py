@@ -305,8 +305,11 @@ def write_png(
         Destination; must end in ``.png`` (any case).  Its folder must exist.
     image : ndarray of shape (H, W) or (H, W, C)
         float in [0, 1]; C is 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA).
+        Samples already quantised by :func:`to_uint` (``uint8`` for
+        ``depth=8``, ``uint16`` for ``depth=16``) are written as they are,
+        e.g. when their digest was taken first.
     depth : {8, 16}, default 8
-        Bits per sample; samples are quantised with :func:`to_uint`.
+        Bits per sample; float samples are quantised with :func:`to_uint`.
         16 bits keeps a perturbed photo recoverable to within
         ``0.5 / 65535 / alpha``.
     text : mapping of str to str, optional
@@ -363,13 +366,31 @@ def write_png(
             "or other format (JPEG, WebP, ...) would destroy the perturbation needed for recovery"
         )
     depth = check_depth(depth)
-    img = check_image(image)
+    img = _check_pixels(image, depth) if isinstance(image, np.ndarray) and image.dtype.kind in "ui" else check_image(image)
     text_chunks = _check_text(text)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {_short(overwrite)}")
     parent = path.parent
     if not parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist; create it first")
-    pixels = to_uint(img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img, depth=depth)
+    img = img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img
+    pixels = img if img.dtype.kind == "u" else to_uint(img, depth=depth)
     publish(encode_parts(pixels, text_chunks), path, overwrite=overwrite)
     return path
+
+
+def _check_pixels(image: np.ndarray, depth: int) -> np.ndarray:
+    """Check quantised samples for :func:`write_png`: the dtype of ``depth`` and a canonical shape."""
+    want = np.uint8 if depth == 8 else np.uint16
+    if image.dtype != want:
+        raise TypeError(
+            f"image of integer samples must be {np.dtype(want).name} for depth={depth}, got dtype {image.dtype}; "
+            "pass the float image in [0, 1] (or quantise it with imgprivacy.data.to_uint(image, depth=depth))"
+        )
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, C), got shape {image.shape}")
+    if image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"image must have 1, 2, 3 or 4 channels, got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image must be at least 1x1 pixels, got shape {image.shape}")
+    return image

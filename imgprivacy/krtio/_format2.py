@@ -529,5 +529,6 @@ def pixels_sha256(pixels: np.ndarray) -> str:
     h, w, c = _shape3(arr.shape)
     depth = 8 if arr.dtype == np.uint8 else 16
     head = b"imgprivacy/pixels/v1" + b"".join(v.to_bytes(4, "big") for v in (h, w, c, depth))
-    body = np.ascontiguousarray(arr, dtype=">u2" if depth == 16 else np.uint8).tobytes()
-    return hashlib.sha256(head + body).hexdigest()
+    digest = hashlib.sha256(head)
+    digest.update(memoryview(np.ascontiguousarray(arr, dtype=">u2" if depth == 16 else np.uint8)).cast("B"))  # no copy of 8-bit
+    return digest.hexdigest()
