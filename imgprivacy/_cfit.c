@@ -421,16 +421,20 @@ typedef struct {
     double luma[3];
 } Layout;
 
-/* One output row g (W * cin doubles): cast, converted, then copied to its place in each block of its block row. */
+/* One output row g (W * cin doubles) to its place in each block of its block row: cast (and clipped)
+ * straight there, or, for a channel conversion, cast and converted into frow, then copied there. */
 static void
 write_row(const Layout *L, Py_ssize_t cin, const double *restrict g, float *restrict frow, float *restrict dest_row)
 {
     const Py_ssize_t W = L->gw * L->bw, blk = L->bh * L->bw * L->cout, seg = L->bw * L->cout;
     if (cin == L->cout) {
-        if (L->needs_clip) narrow_clip(frow, g, W * cin);
-        else narrow(frow, g, W * cin);
+        for (Py_ssize_t q = 0; q < L->gw; q++) {
+            if (L->needs_clip) narrow_clip(dest_row + q * blk, g + q * seg, seg);
+            else narrow(dest_row + q * blk, g + q * seg, seg);
+        }
+        return;
     }
-    else if (cin == 3) luma_row(frow, g, L->luma, W);
+    if (cin == 3) luma_row(frow, g, L->luma, W);
     else repeat_row(frow, g, W);
     for (Py_ssize_t q = 0; q < L->gw; q++) memcpy(dest_row + q * blk, frow + q * seg, (size_t)seg * sizeof(float));
 }
