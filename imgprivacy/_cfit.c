@@ -441,7 +441,7 @@ write_row(const Layout *L, Py_ssize_t cin, const double *restrict g, float *rest
 
 /* The work, without the GIL.  Returns the new carry row, or -1 when out of memory. */
 static Py_ssize_t
-fit_rows(const Source *src, const Axis *ra, const Axis *ca, const Layout *L, float *out, double *carry,
+fit_rows(const Source *src, const Axis *ra, const Axis *ca, const Layout *L, float *out, double *raw, double *carry,
          Py_ssize_t carry_row)
 {
     const Py_ssize_t cin = src->c, n = src->w * cin, W = ca->n_out;
@@ -505,7 +505,10 @@ fit_rows(const Source *src, const Axis *ra, const Axis *ca, const Layout *L, flo
             tr = g;
         }
         const Py_ssize_t r = y / L->bh, dy = y % L->bh;
-        write_row(L, cin, tr, frow, out + (r - L->r0) * blk_row + dy * L->bw * L->cout);
+        if (raw != NULL) /* the checks' mode: the double rows before the cast, in image layout */
+            memcpy(raw + (y - y_first) * W * cin, tr, (size_t)(W * cin) * sizeof(double));
+        else
+            write_row(L, cin, tr, frow, out + (r - L->r0) * blk_row + dy * L->bw * L->cout);
     }
     free(frow);
     free(mem);
@@ -528,7 +531,9 @@ PyDoc_STRVAR(fit_doc,
 "(kind, ia, ib, wa, wb, scale) with kind 0 same, 1 grow (i0, i1, 1 - w, w), 2 shrink\n"
 "(whole, nxt, frac, -, scale); layout is (out_h, gw, bh, bw, cout, r0, r1, needs_clip, L0, L1, L2).\n"
 "carry (float64, w * c) holds the running row sum cum[carry_row] of a shrinking row axis between\n"
-"calls (carry_row 0: start from row 0); the new carry_row is returned.  The GIL is released.");
+"calls (carry_row 0: start from row 0); the new carry_row is returned.  A float64 out (cout == c)\n"
+"gets the rows r0 * bh:r1 * bh before the cast, in image layout (the checks compare them with the\n"
+"numpy code's float64 rows).  The GIL is released.");
 
 static PyObject *
 cfit_fit(PyObject *self, PyObject *args)
@@ -594,11 +599,12 @@ cfit_fit(PyObject *self, PyObject *args)
     if (parse_axis(cols_spec, &ca, src.w, L.gw * L.bw, "cols") < 0) goto done;
     if (PyObject_GetBuffer(out_obj, &out_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
     have_out = 1;
-    if (!is_format(out_view.format, 'f')) {
-        PyErr_SetString(PyExc_TypeError, "out must hold float32");
+    const int raw = is_format(out_view.format, 'd');
+    if (!is_format(out_view.format, 'f') && !(raw && L.cout == src.c)) {
+        PyErr_SetString(PyExc_TypeError, "out must hold float32 (or float64 for the raw rows, cout == c)");
         goto done;
     }
-    if (out_view.len < (L.r1 - L.r0) * L.gw * L.bh * L.bw * L.cout * (Py_ssize_t)sizeof(float)) {
+    if (out_view.len < (L.r1 - L.r0) * L.gw * L.bh * L.bw * L.cout * (Py_ssize_t)(raw ? sizeof(double) : sizeof(float))) {
         PyErr_SetString(PyExc_ValueError, "out is too small for block rows r0:r1");
         goto done;
     }
@@ -613,7 +619,8 @@ cfit_fit(PyObject *self, PyObject *args)
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    result = fit_rows(&src, &ra, &ca, &L, (float *)out_view.buf, (double *)carry_view.buf, carry_row);
+    result = fit_rows(&src, &ra, &ca, &L, raw ? NULL : (float *)out_view.buf, raw ? (double *)out_view.buf : NULL,
+                      (double *)carry_view.buf, carry_row);
     Py_END_ALLOW_THREADS
     if (result < 0) {
         PyErr_NoMemory();
@@ -629,8 +636,179 @@ done:
     return ok ? PyLong_FromSsize_t(result) : NULL;
 }
 
+/* ------------------------------------------------------------------------------------------ the mix */
+
+/* np.clip(v, 0.0, 1.0) in float32 as numpy computes it: NaN kept, -0.0 kept (unlike clip01f), on the bits. */
+static inline float
+clip_mix(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    const int32_t i = (int32_t)u;
+    int32_t r = (i < 0 && u != 0x80000000u) ? 0 : i; /* below 0: +0.0; -0.0 stays */
+    r = r > 0x3f800000 ? 0x3f800000 : r;             /* above 1: 1.0 */
+    r = (u & 0x7fffffffu) > 0x7f800000u ? i : r;     /* NaN: itself */
+    memcpy(&v, &r, sizeof v);
+    return v;
+}
+
+NOINLINE void
+add_f(float *restrict acc, const float *restrict x, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) acc[k] = acc[k] + x[k];
+}
+
+NOINLINE void
+mix_forward(float *restrict out, const float *restrict sum, float w, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const float v = sum[k] * w;
+        out[k] = out[k] + v;
+    }
+}
+
+NOINLINE void
+mix_inverse(float *restrict out, const float *restrict sum, float w, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const float v = sum[k] * w;
+        out[k] = clip_mix(out[k] - v);
+    }
+}
+
+typedef struct {
+    Py_ssize_t gh, gw, bh, bw, first, stop, H, W, c, k;
+    const float **src;
+    const int64_t **perm; /* NULL: one source, already summed in block order */
+    float w;
+    int forward;
+} Mix;
+
+/* Block rows first:stop of out (H, W, c) +=, or -= and clipped, w * (the sum over j of block perm_j[p] of
+ * source j), the sum in float32 in the order j = 1..k, exactly as PreparedOverlays._strips and mix_into. */
+static int
+mix_rows(const Mix *m, float *out)
+{
+    const Py_ssize_t size = m->bh * m->bw * m->c;
+    float *acc = malloc(sizeof(float) * (size_t)size);
+    if (acc == NULL) return -1;
+    for (Py_ssize_t r = m->first; r < m->stop; r++) {
+        for (Py_ssize_t q = 0; q < m->gw; q++) {
+            const Py_ssize_t p = r * m->gw + q;
+            const float *sum;
+            if (m->perm == NULL) sum = m->src[0] + p * size;
+            else {
+                memcpy(acc, m->src[0] + m->perm[0][p] * size, (size_t)size * sizeof(float));
+                for (Py_ssize_t j = 1; j < m->k; j++) add_f(acc, m->src[j] + m->perm[j][p] * size, size);
+                sum = acc;
+            }
+            const Py_ssize_t x0 = q * m->bw, cols = (m->W - x0 < m->bw ? m->W - x0 : m->bw) * m->c;
+            for (Py_ssize_t dy = 0; dy < m->bh; dy++) {
+                const Py_ssize_t y = r * m->bh + dy;
+                if (y >= m->H) break;
+                float *row = out + (y * m->W + x0) * m->c;
+                if (m->forward) mix_forward(row, sum + dy * m->bw * m->c, m->w, cols);
+                else mix_inverse(row, sum + dy * m->bw * m->c, m->w, cols);
+            }
+        }
+    }
+    free(acc);
+    return 0;
+}
+
+PyDoc_STRVAR(mix_doc,
+"mix(out, sources, perms, weight, forward, geometry)\n\n"
+"Block rows first:stop of out (H, W, c; C-contiguous float32): out += w * sum (forward) or\n"
+"out = clip(out - w * sum, 0, 1) (inverse), sum = the float32 sum, in order, of block perms[j][p] of\n"
+"sources[j] (C-contiguous float32 of shape (gh * gw, bh * bw * c)); perms None: one source, already\n"
+"summed in block order.  w is float32(weight); geometry is (gh, gw, bh, bw, first, stop).  The bits\n"
+"of imgprivacy.krtio.PreparedOverlays.mix_into's numpy code.  The GIL is released.");
+
+static PyObject *
+cfit_mix(PyObject *self, PyObject *args)
+{
+    PyObject *out_obj, *sources, *perms;
+    double weight;
+    int forward, ok = 0;
+    Mix m;
+    Py_buffer out_view, views[2 * 64];
+    Py_ssize_t held = 0;
+    const float *src_ptr[64];
+    const int64_t *perm_ptr[64];
+    (void)self;
+    memset(&m, 0, sizeof(m));
+    if (!PyArg_ParseTuple(args, "OO!Odp(nnnnnn):mix", &out_obj, &PyTuple_Type, &sources, &perms, &weight, &forward,
+                          &m.gh, &m.gw, &m.bh, &m.bw, &m.first, &m.stop)) {
+        return NULL;
+    }
+    m.k = PyTuple_GET_SIZE(sources);
+    m.w = (float)weight;
+    m.forward = forward;
+    if (m.k < 1 || m.k > 64 || (perms != Py_None && (!PyTuple_Check(perms) || PyTuple_GET_SIZE(perms) != m.k))
+        || (perms == Py_None && m.k != 1)) {
+        PyErr_SetString(PyExc_ValueError, "mix needs 1 to 64 sources and as many perms (or None with one source)");
+        return NULL;
+    }
+    if (m.gh < 1 || m.gw < 1 || m.bh < 1 || m.bw < 1 || m.first < 0 || m.stop < m.first || m.stop > m.gh) {
+        PyErr_SetString(PyExc_ValueError, "mix: geometry (gh, gw, bh, bw, first, stop) out of range");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(out_obj, &out_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
+        return NULL;
+    if (!is_format(out_view.format, 'f') || out_view.ndim != 3) {
+        PyErr_SetString(PyExc_TypeError, "out must be float32 of shape (H, W, c)");
+        goto done;
+    }
+    m.H = out_view.shape[0];
+    m.W = out_view.shape[1];
+    m.c = out_view.shape[2];
+    if (m.H > m.gh * m.bh || m.W > m.gw * m.bw || m.H <= (m.gh - 1) * m.bh || m.W <= (m.gw - 1) * m.bw) {
+        PyErr_SetString(PyExc_ValueError, "mix: out's shape does not match the grid");
+        goto done;
+    }
+    const Py_ssize_t b = m.gh * m.gw, size = m.bh * m.bw * m.c;
+    for (Py_ssize_t j = 0; j < m.k; j++) {
+        Py_buffer *v = &views[held];
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(sources, j), v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
+        held++;
+        if (!is_format(v->format, 'f') || v->len < b * size * (Py_ssize_t)sizeof(float)) {
+            PyErr_SetString(PyExc_ValueError, "mix: each source must be float32 of (gh * gw, bh * bw * c)");
+            goto done;
+        }
+        src_ptr[j] = v->buf;
+        if (perms != Py_None) {
+            Py_buffer *pv = &views[held];
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(perms, j), pv, PyBUF_C_CONTIGUOUS) < 0) goto done;
+            held++;
+            if (pv->len < b * 8 || ((uintptr_t)pv->buf) % 8) {
+                PyErr_SetString(PyExc_ValueError, "mix: each perm must hold gh * gw 8-byte indices");
+                goto done;
+            }
+            perm_ptr[j] = pv->buf;
+            if (check_indices(perm_ptr[j], b, b - 1, 0, "perm") < 0) goto done;
+        }
+    }
+    m.src = src_ptr;
+    m.perm = perms == Py_None ? NULL : perm_ptr;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = mix_rows(&m, (float *)out_view.buf);
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    ok = 1;
+done:
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    PyBuffer_Release(&out_view);
+    if (ok) Py_RETURN_NONE;
+    return NULL;
+}
+
 static PyMethodDef cfit_methods[] = {
     {"fit", cfit_fit, METH_VARARGS, fit_doc},
+    {"mix", cfit_mix, METH_VARARGS, mix_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["Resampler", "backend", "clip01", "resize", "resize_reference"]
+__all__ = ["Resampler", "backend", "clip01", "compiled_mix", "resize", "resize_reference"]
 
 _STRIP_BYTES = 1 << 19  # float64 bytes of one strip buffer (about L2-sized; the result does not depend on it)
 
@@ -159,8 +159,10 @@ class Resampler:
     ``__FAST_MATH__`` or with excess precision (``FLT_EVAL_METHOD != 0``,
     x87).  Vectorising the independent elementwise loops does not change a
     bit.  On first use the kernel is also checked against this numpy code
-    on small grow, shrink and channel-converting cases, and is not used
-    (with a warning) if a single bit differs.
+    on small grow, shrink and channel-converting cases (the float32 results
+    and the float64 values before the cast, where a fused multiply-add
+    would change about one value in six), and is not used (with a warning)
+    if a single bit differs.
 
     Examples
     --------
@@ -224,6 +226,22 @@ class Resampler:
         (default all) come in strips of ``rows`` block rows (default one strip), written into
         ``out`` (C-contiguous float32 of shape (gh * gw, bh * bw * channels), at rows
         ``r0 * gw : r1 * gw``) if given, else into a new array each strip.
+
+        Raises
+        ------
+        RuntimeError
+            If the compiled kernel is not in use (see :func:`backend`).
+        ValueError
+            If the block does not divide the output shape.
+
+        Examples
+        --------
+        >>> img = np.random.default_rng(0).random((5, 7, 3), dtype=np.float32)
+        >>> r = Resampler(img, (4, 6))
+        >>> if r.kernel_ready():  # 2 x 2 blocks of 2 x 3 pixels, back to an image: resize's bits
+        ...     [(r0, r1, blocks)] = r.block_rows((2, 3), 3, (0.2125, 0.7154, 0.0721))
+        ...     image = blocks.reshape(2, 2, 2, 3, 3).transpose(0, 2, 1, 3, 4).reshape(4, 6, 3)
+        ...     assert (r0, r1) == (0, 2) and np.array_equal(image, resize(img, (4, 6)))
         """
         kernel = _kernel()
         if kernel is None:
@@ -375,6 +393,25 @@ def backend() -> str:
     return "numpy" if _kernel() is None else "c"
 
 
+def compiled_mix():
+    """The compiled k-RTIO mix ``imgprivacy._cfit.mix`` where the kernel is in use (see :func:`backend`), else None.
+
+    ``mix(out, sources, perms, weight, forward, (gh, gw, bh, bw, first, stop))``
+    adds ``float32(weight)`` times the float32 sum, in order, of the shuffled
+    blocks into ``out`` (forward) or subtracts it and clips as ``np.clip``
+    does (inverse), for block rows ``first:stop``: the bits of
+    :meth:`imgprivacy.krtio.PreparedOverlays.mix_into`'s numpy code (float32
+    operations only, the same ones in the same order).
+
+    Examples
+    --------
+    >>> compiled_mix() is None or callable(compiled_mix())
+    True
+    """
+    kernel = _kernel()
+    return None if kernel is None else kernel.mix
+
+
 def _kernel():
     """The compiled module, or None (not built, refused, or ``IMGPRIVACY_NO_C`` set)."""
     if os.environ.get("IMGPRIVACY_NO_C", "").strip() not in ("", "0"):
@@ -426,6 +463,34 @@ def _self_check(kernel) -> str | None:
             row = kernel.fit(r.x, out[r0 * shape[1] : r1 * shape[1]], tables[0], tables[1], layout, carry, row)
         if not np.array_equal(out.view(np.uint32).ravel(), want.view(np.uint32).ravel()):
             return f"{np.dtype(dtype).name} {src.shape} -> {shape}, {c_in} -> {c_out} channels"
+        if c_in == c_out:  # the float64 rows before the cast: a fused multiply-add changes ~1 in 6 of them
+            raw = np.empty(shape + (c_in,))
+            kernel.fit(r.x, raw, tables[0], tables[1], layout[:5] + (0, shape[0]) + layout[7:], carry, 0)
+            if not np.array_equal(raw.view(np.uint64), np.concatenate([g for _, _, g in r.raw_strips()]).view(np.uint64)):
+                return f"{np.dtype(dtype).name} {src.shape} -> {shape}, the float64 rows"
+    return _mix_check(kernel, image)
+
+
+def _mix_check(kernel, image: np.ndarray) -> str | None:
+    """The compiled mix against the numpy mix's operations (PreparedOverlays._strips and mix_into) on a
+    3 x 4 grid of 2 x 3 blocks cropped to 5 x 11, k = 3, both ways; what differs, or None."""
+    gh, gw, bh, bw, c = 3, 4, 2, 3, 3
+    flat = image.astype(np.float32).ravel()
+    sources = tuple(np.roll(flat, 97 * j)[: gh * gw * bh * bw * c].reshape(gh * gw, -1) for j in range(3))
+    perms = tuple(np.roll(np.arange(gh * gw, dtype=np.int64)[::-1], j) for j in range(3))
+    w = np.float32(0.55 / 3)
+    part = sources[0][perms[0]]
+    for src, perm in zip(sources[1:], perms[1:]):
+        part += src[perm]
+    image_rows = (part.reshape(gh, gw, bh, bw * c).transpose(0, 2, 1, 3) * w).reshape(gh * bh, gw * bw, c)[:5, :11]
+    for forward in (True, False):
+        start = (flat[: 5 * 11 * c].reshape(5, 11, c) * np.float32(0.45 if forward else 1.3)).astype(np.float32)
+        want = start + image_rows if forward else np.clip(start - image_rows, 0.0, 1.0)
+        got = start.copy()
+        kernel.mix(got, sources, perms, float(w), forward, (gh, gw, bh, bw, 0, 1))
+        kernel.mix(got, sources, perms, float(w), forward, (gh, gw, bh, bw, 1, gh))
+        if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
+            return f"the mix ({'forward' if forward else 'inverse'})"
     return None
 
 

@@ -8,7 +8,13 @@ otherwise; every bit-identity test of fitting runs on both (``backend``), the nu
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import platform
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -344,3 +350,43 @@ def test_the_kernel_refuses_tables_that_do_not_fit():
         cfit.fit(img.astype(np.float16), out, rows, cols, layout, carry, 0)
     with pytest.raises(ValueError, match="r1 \\* bh must not pass out_h"):
         cfit.fit(img, out, rows, cols, (8, 3, 1, 1, 3, 0, 9, True) + LUMA, carry, 0)
+
+
+@pytest.mark.parametrize("shape, block, k", [((37, 45, 3), (3, 4), 3), ((40, 33), (8, 8), 2), ((29, 31, 4), (5, 3), 1),
+                                             ((704, 200, 3), (8, 8), 3)])
+def test_the_compiled_mix_gives_the_bits_of_numpy(shape, block, k):
+    """perturb and recover, with the k overlays held or streamed, on two threads or one: C and numpy agree bit for bit."""
+    rng = np.random.default_rng(10)
+    S = _random_set(rng)
+    img = rng.random(shape, dtype=np.float32)
+    for max_bytes in (1 << 30, 0):  # held: gathered from the fitted blocks; 0: summed while fitting
+        got = {}
+        for name in BACKENDS:
+            with _using(name):
+                prep = krtio.PreparedOverlays(S, shape, block=block, max_bytes=max_bytes)
+                y = krtio.perturb(img, KEY, image_id="m", overlays=prep, block=block, k=k)
+                got[name] = (y, krtio.recover(y, KEY, image_id="m", overlays=prep, block=block, k=k))
+        for a, b in zip(got["numpy"], got["c"]):
+            assert a.dtype == b.dtype == np.float32 and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+    zeros = [np.zeros((9, 9, 3), dtype=np.float32)]  # -0.0 in a photo: np.clip keeps it, and so does the kernel
+    minus = np.full((9, 9, 3), -0.0, dtype=np.float32)
+    got = []
+    for name in BACKENDS:
+        with _using(name):
+            got.append(krtio.recover(minus, KEY, image_id="z", overlays=zeros, block=3, k=1).view(np.uint32))
+    assert np.array_equal(got[0], got[1])
+
+
+def test_the_first_use_check_catches_a_build_with_fused_multiply_adds(tmp_path):
+    """The kernel compiled as GCC would on a machine with FMA by default (-ffp-contract=fast) is refused by the check."""
+    cpu = Path("/proc/cpuinfo").read_text() if os.path.exists("/proc/cpuinfo") else ""
+    if shutil.which("gcc") is None or platform.machine() != "x86_64" or " fma" not in cpu:
+        pytest.skip("needs gcc on an x86-64 CPU with FMA")
+    so = tmp_path / "_cfit.so"
+    source = os.path.join(os.path.dirname(_resample.__file__), "_cfit.c")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O3", "-mfma", "-mavx2", "-ffp-contract=fast",
+                    f"-I{sysconfig.get_paths()['include']}", source, "-o", str(so)], check=True, capture_output=True)
+    spec = importlib.util.spec_from_file_location("_cfit", so)
+    fused = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fused)
+    assert _resample._self_check(fused) is not None
