@@ -685,31 +685,36 @@ typedef struct {
 } Mix;
 
 /* Block rows first:stop of out (H, W, c) +=, or -= and clipped, w * (the sum over j of block perm_j[p] of
- * source j), the sum in float32 in the order j = 1..k, exactly as PreparedOverlays._strips and mix_into. */
+ * source j), the sum in float32 in the order j = 1..k, exactly as PreparedOverlays._strips and mix_into:
+ * a block row's blocks are gathered (source 1) and added (sources 2..k) in long runs, then each image
+ * row is made from them (the transpose) and mixed into out in one run. */
 static int
 mix_rows(const Mix *m, float *out)
 {
-    const Py_ssize_t size = m->bh * m->bw * m->c;
-    float *acc = malloc(sizeof(float) * (size_t)size);
+    const Py_ssize_t size = m->bh * m->bw * m->c, seg = m->bw * m->c, n = m->gw * size, Wc = m->W * m->c;
+    float *acc = malloc(sizeof(float) * (size_t)(2 * n + m->gw * seg));
     if (acc == NULL) return -1;
+    float *tmp = acc + n, *row = acc + 2 * n;
     for (Py_ssize_t r = m->first; r < m->stop; r++) {
-        for (Py_ssize_t q = 0; q < m->gw; q++) {
-            const Py_ssize_t p = r * m->gw + q;
-            const float *sum;
-            if (m->perm == NULL) sum = m->src[0] + p * size;
-            else {
-                memcpy(acc, m->src[0] + m->perm[0][p] * size, (size_t)size * sizeof(float));
-                for (Py_ssize_t j = 1; j < m->k; j++) add_f(acc, m->src[j] + m->perm[j][p] * size, size);
-                sum = acc;
+        const float *sum;
+        if (m->perm == NULL) sum = m->src[0] + r * n;
+        else {
+            for (Py_ssize_t q = 0; q < m->gw; q++)
+                memcpy(acc + q * size, m->src[0] + m->perm[0][r * m->gw + q] * size, (size_t)size * sizeof(float));
+            for (Py_ssize_t j = 1; j < m->k; j++) {
+                for (Py_ssize_t q = 0; q < m->gw; q++)
+                    memcpy(tmp + q * size, m->src[j] + m->perm[j][r * m->gw + q] * size, (size_t)size * sizeof(float));
+                add_f(acc, tmp, n);
             }
-            const Py_ssize_t x0 = q * m->bw, cols = (m->W - x0 < m->bw ? m->W - x0 : m->bw) * m->c;
-            for (Py_ssize_t dy = 0; dy < m->bh; dy++) {
-                const Py_ssize_t y = r * m->bh + dy;
-                if (y >= m->H) break;
-                float *row = out + (y * m->W + x0) * m->c;
-                if (m->forward) mix_forward(row, sum + dy * m->bw * m->c, m->w, cols);
-                else mix_inverse(row, sum + dy * m->bw * m->c, m->w, cols);
-            }
+            sum = acc;
+        }
+        for (Py_ssize_t dy = 0; dy < m->bh; dy++) {
+            const Py_ssize_t y = r * m->bh + dy;
+            if (y >= m->H) break;
+            for (Py_ssize_t q = 0; q < m->gw; q++)
+                memcpy(row + q * seg, sum + q * size + dy * seg, (size_t)seg * sizeof(float));
+            if (m->forward) mix_forward(out + y * Wc, row, m->w, Wc);
+            else mix_inverse(out + y * Wc, row, m->w, Wc);
         }
     }
     free(acc);
