@@ -257,16 +257,19 @@ clip01f(float v)
     return v;
 }
 
+/* An image row of gw segments of seg values, cast (and clipped) to the segments' places, blk floats apart. */
 NOINLINE void
-narrow(float *restrict d, const double *restrict s, Py_ssize_t n)
+narrow_blocks(float *restrict d, const double *restrict s, Py_ssize_t gw, Py_ssize_t seg, Py_ssize_t blk)
 {
-    for (Py_ssize_t k = 0; k < n; k++) d[k] = (float)s[k];
+    for (Py_ssize_t q = 0; q < gw; q++)
+        for (Py_ssize_t k = 0; k < seg; k++) d[q * blk + k] = (float)s[q * seg + k];
 }
 
 NOINLINE void
-narrow_clip(float *restrict d, const double *restrict s, Py_ssize_t n)
+narrow_clip_blocks(float *restrict d, const double *restrict s, Py_ssize_t gw, Py_ssize_t seg, Py_ssize_t blk)
 {
-    for (Py_ssize_t k = 0; k < n; k++) d[k] = clip01f((float)s[k]);
+    for (Py_ssize_t q = 0; q < gw; q++)
+        for (Py_ssize_t k = 0; k < seg; k++) d[q * blk + k] = clip01f((float)s[q * seg + k]);
 }
 
 /* RGB -> grey, as block_strips: the clipped floats, the luminance in double, cast, clipped. */
@@ -428,10 +431,8 @@ write_row(const Layout *L, Py_ssize_t cin, const double *restrict g, float *rest
 {
     const Py_ssize_t W = L->gw * L->bw, blk = L->bh * L->bw * L->cout, seg = L->bw * L->cout;
     if (cin == L->cout) {
-        for (Py_ssize_t q = 0; q < L->gw; q++) {
-            if (L->needs_clip) narrow_clip(dest_row + q * blk, g + q * seg, seg);
-            else narrow(dest_row + q * blk, g + q * seg, seg);
-        }
+        if (L->needs_clip) narrow_clip_blocks(dest_row, g, L->gw, seg, blk);
+        else narrow_blocks(dest_row, g, L->gw, seg, blk);
         return;
     }
     if (cin == 3) luma_row(frow, g, L->luma, W);
