@@ -117,7 +117,15 @@ def _memory() -> tuple[float, ...]:
 
 def _fitting(overlays, repeats: int) -> None:
     """Fitting one overlay, numpy against the compiled kernel, back to back; the same bits asserted."""
-    os.environ.pop("IMGPRIVACY_NO_C", None)
+    asked = os.environ.pop("IMGPRIVACY_NO_C", None)  # put back at the end: the rest of the run follows it
+    try:
+        _fitting_pairs(overlays, repeats)
+    finally:
+        if asked is not None:
+            os.environ["IMGPRIVACY_NO_C"] = asked
+
+
+def _fitting_pairs(overlays, repeats: int) -> None:
     if _resample.backend() != "c":
         print("fitting: the compiled kernel imgprivacy._cfit is not built here; only the numpy code runs")
         return

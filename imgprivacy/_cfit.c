@@ -53,6 +53,9 @@
 #endif
 #if defined(_MSC_VER)
 #pragma fp_contract(off)
+#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L
+#define restrict __restrict
+#endif
 #endif
 
 enum { SAME = 0, GROW = 1, SHRINK = 2 };

@@ -18,10 +18,11 @@ sequential cumulative sum are used, so the result does not depend on BLAS
 or the SIMD width: a protected photo recovers on any machine.
 
 Overlay fitting (:meth:`Resampler.block_rows`, used by
-:mod:`imgprivacy.krtio`) runs in the optional compiled kernel
-``imgprivacy._cfit`` where it was built, the same bits several times faster;
-:func:`backend` tells which is in use, and ``IMGPRIVACY_NO_C=1`` forces the
-numpy code, which stays the reference and the fallback.
+:mod:`imgprivacy.krtio`) and k-RTIO's mix (:func:`compiled_mix`) run in the
+optional compiled kernel ``imgprivacy._cfit`` where it was built, the same
+bits, fitting several times faster; :func:`backend` tells which is in use,
+and ``IMGPRIVACY_NO_C=1`` forces the numpy code, which stays the reference
+and the fallback.
 """
 
 from __future__ import annotations
