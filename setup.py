@@ -24,6 +24,6 @@ class BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("imgprivacy._cfit", ["imgprivacy/_cfit.c"], optional=True)],
+    ext_modules=[Extension("imgprivacy._cfit", ["imgprivacy/_cfit.c", "imgprivacy/_cfit_mix.c"], depends=["imgprivacy/_cfit.h"], optional=True)],
     cmdclass={"build_ext": BuildExt},
 )

@@ -1,4 +1,4 @@
-/* imgprivacy._cfit: the format-1 overlay fitting (imgprivacy/_resample.py) in one C loop.
+/* imgprivacy._cfit: the format-1 overlay fitting (imgprivacy/_resample.py) in one C loop, and the mix.
  *
  * fit(src, out, rows, cols, layout, carry, carry_row) -> carry_row
  *
@@ -24,39 +24,25 @@
  *   bits on any conforming machine.  What a C compiler could change is forbidden here:
  *   contraction into fused multiply-adds (GCC contracts across statements by default where the
  *   target has FMA, e.g. aarch64 or x86-64 with -march=native) is off (-ffp-contract=off from
- *   setup.py, and the STDC pragma below for compilers that honour it), reassociation needs
- *   -ffast-math / -Ofast (refused below: __FAST_MATH__ is an error) and excess precision (x87)
+ *   setup.py, and the STDC pragma in _cfit.h for compilers that honour it), reassociation needs
+ *   -ffast-math / -Ofast (refused in _cfit.h: __FAST_MATH__ is an error) and excess precision (x87)
  *   is refused by FLT_EVAL_METHOD.  Auto-vectorisation of the independent elementwise loops
  *   computes the same operations lane by lane; the running sums stay sequential (GCC never
  *   reassociates them without -ffast-math).  A build that breaks any of this fails, and the
- *   optional extension is then simply absent (the numpy path is used).
+ *   optional extension is then simply absent (the numpy path is used).  On first use
+ *   imgprivacy._resample also checks the kernel against the numpy code on small cases (the
+ *   float64 values before the cast too, which a fused multiply-add changes about one in six
+ *   of) and does not use it if a bit differs: tests/test_resample.py shows that check refusing
+ *   this file compiled with -mfma -ffp-contract=fast.
+ *
+ * mix(out, sources, perms, weight, forward, geometry), in _cfit_mix.c: k-RTIO's mix (PreparedOverlays.mix_into):
+ * out += fl32(w * sum) or out = clip(out - fl32(w * sum)), the sum of the shuffled blocks in
+ * float32 in the order j = 1..k; float32 operations only, the same ones in the same order.
  *
  * Only the CPython C API and the buffer protocol are used (no numpy headers).  The GIL is
  * released while computing, so two threads fit two halves of the block rows in parallel.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include <float.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#if defined(__FAST_MATH__)
-#error "imgprivacy._cfit must not be compiled with -ffast-math or -Ofast: format 1 needs IEEE-754 arithmetic"
-#endif
-#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
-#error "imgprivacy._cfit needs FLT_EVAL_METHOD == 0 (no excess precision): format 1 is double arithmetic"
-#endif
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
-#if defined(_MSC_VER)
-#pragma fp_contract(off)
-#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L
-#define restrict __restrict
-#endif
-#endif
+#include "_cfit.h"
 
 enum { SAME = 0, GROW = 1, SHRINK = 2 };
 
@@ -106,8 +92,8 @@ get_table(Axis *ax, PyObject *obj, Py_ssize_t count, const void **ptr, const cha
     return 0;
 }
 
-static int
-check_indices(const int64_t *idx, Py_ssize_t count, Py_ssize_t hi, int monotonic, const char *what)
+int
+cfit_check_indices(const int64_t *idx, Py_ssize_t count, Py_ssize_t hi, int monotonic, const char *what)
 {
     for (Py_ssize_t i = 0; i < count; i++) {
         if (idx[i] < 0 || idx[i] > hi || (monotonic && i > 0 && idx[i] < idx[i - 1])) {
@@ -146,8 +132,8 @@ parse_axis(PyObject *spec, Axis *ax, Py_ssize_t n_in, Py_ssize_t n_out, const ch
         ax->wa = p;
         if (get_table(ax, wb, n_out, &p, name) < 0) return -1;
         ax->wb = p;
-        if (check_indices(ax->ia, n_out, n_in - 1, 0, name) < 0) return -1;
-        return check_indices(ax->ib, n_out, n_in - 1, 0, name);
+        if (cfit_check_indices(ax->ia, n_out, n_in - 1, 0, name) < 0) return -1;
+        return cfit_check_indices(ax->ib, n_out, n_in - 1, 0, name);
     }
     if (ax->kind == SHRINK) {
         if (get_table(ax, ia, n_out + 1, &p, name) < 0) return -1;
@@ -156,18 +142,12 @@ parse_axis(PyObject *spec, Axis *ax, Py_ssize_t n_in, Py_ssize_t n_out, const ch
         ax->ib = p;
         if (get_table(ax, wa, n_out + 1, &p, name) < 0) return -1;
         ax->wa = p;
-        if (check_indices(ax->ia, n_out + 1, n_in, 1, name) < 0) return -1;
-        return check_indices(ax->ib, n_out + 1, n_in - 1, 0, name);
+        if (cfit_check_indices(ax->ia, n_out + 1, n_in, 1, name) < 0) return -1;
+        return cfit_check_indices(ax->ib, n_out + 1, n_in - 1, 0, name);
     }
     PyErr_Format(PyExc_ValueError, "%s: unknown kind %d", name, ax->kind);
     return -1;
 }
-
-#if defined(_MSC_VER)
-#define NOINLINE static __declspec(noinline)
-#else
-#define NOINLINE static __attribute__((noinline))
-#endif
 
 /* The elementwise loops, each on its own with restrict pointers so that the compiler vectorises
  * them (lane by lane: the same operations on each value). */
@@ -519,8 +499,8 @@ fit_rows(const Source *src, const Axis *ra, const Axis *ca, const Layout *L, flo
     return k;
 }
 
-static int
-is_format(const char *fmt, char want)
+int
+cfit_is_format(const char *fmt, char want)
 {
     if (fmt == NULL) return want == 'B';
     if (fmt[0] == '@' || fmt[0] == '=' || fmt[0] == (PY_LITTLE_ENDIAN ? '<' : '>')) fmt++;
@@ -565,8 +545,8 @@ cfit_fit(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "src must have 3 dimensions (h, w, c), got %d", src_view.ndim);
         goto done;
     }
-    if (is_format(src_view.format, 'f')) src.is_double = 0;
-    else if (is_format(src_view.format, 'd')) src.is_double = 1;
+    if (cfit_is_format(src_view.format, 'f')) src.is_double = 0;
+    else if (cfit_is_format(src_view.format, 'd')) src.is_double = 1;
     else {
         PyErr_Format(PyExc_TypeError, "src must hold float32 or float64, got format '%s'",
                      src_view.format ? src_view.format : "B");
@@ -603,8 +583,8 @@ cfit_fit(PyObject *self, PyObject *args)
     if (parse_axis(cols_spec, &ca, src.w, L.gw * L.bw, "cols") < 0) goto done;
     if (PyObject_GetBuffer(out_obj, &out_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
     have_out = 1;
-    const int raw = is_format(out_view.format, 'd');
-    if (!is_format(out_view.format, 'f') && !(raw && L.cout == src.c)) {
+    const int raw = cfit_is_format(out_view.format, 'd');
+    if (!cfit_is_format(out_view.format, 'f') && !(raw && L.cout == src.c)) {
         PyErr_SetString(PyExc_TypeError, "out must hold float32 (or float64 for the raw rows, cout == c)");
         goto done;
     }
@@ -614,7 +594,7 @@ cfit_fit(PyObject *self, PyObject *args)
     }
     if (PyObject_GetBuffer(carry_obj, &carry_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
     have_carry = 1;
-    if (!is_format(carry_view.format, 'd') || carry_view.len < src.w * src.c * (Py_ssize_t)sizeof(double)) {
+    if (!cfit_is_format(carry_view.format, 'd') || carry_view.len < src.w * src.c * (Py_ssize_t)sizeof(double)) {
         PyErr_SetString(PyExc_ValueError, "carry must be float64 of w * c items");
         goto done;
     }
@@ -640,184 +620,9 @@ done:
     return ok ? PyLong_FromSsize_t(result) : NULL;
 }
 
-/* ------------------------------------------------------------------------------------------ the mix */
-
-/* np.clip(v, 0.0, 1.0) in float32 as numpy computes it: NaN kept, -0.0 kept (unlike clip01f), on the bits. */
-static inline float
-clip_mix(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    const int32_t i = (int32_t)u;
-    int32_t r = (i < 0 && u != 0x80000000u) ? 0 : i; /* below 0: +0.0; -0.0 stays */
-    r = r > 0x3f800000 ? 0x3f800000 : r;             /* above 1: 1.0 */
-    r = (u & 0x7fffffffu) > 0x7f800000u ? i : r;     /* NaN: itself */
-    memcpy(&v, &r, sizeof v);
-    return v;
-}
-
-NOINLINE void
-add_f(float *restrict acc, const float *restrict x, Py_ssize_t n)
-{
-    for (Py_ssize_t k = 0; k < n; k++) acc[k] = acc[k] + x[k];
-}
-
-NOINLINE void
-mix_forward(float *restrict out, const float *restrict sum, float w, Py_ssize_t n)
-{
-    for (Py_ssize_t k = 0; k < n; k++) {
-        const float v = sum[k] * w;
-        out[k] = out[k] + v;
-    }
-}
-
-NOINLINE void
-mix_inverse(float *restrict out, const float *restrict sum, float w, Py_ssize_t n)
-{
-    for (Py_ssize_t k = 0; k < n; k++) {
-        const float v = sum[k] * w;
-        out[k] = clip_mix(out[k] - v);
-    }
-}
-
-typedef struct {
-    Py_ssize_t gh, gw, bh, bw, first, stop, H, W, c, k;
-    const float **src;
-    const int64_t **perm; /* NULL: one source, already summed in block order */
-    float w;
-    int forward;
-} Mix;
-
-/* Block rows first:stop of out (H, W, c) +=, or -= and clipped, w * (the sum over j of block perm_j[p] of
- * source j), the sum in float32 in the order j = 1..k, exactly as PreparedOverlays._strips and mix_into:
- * a block row's blocks are gathered (source 1) and added (sources 2..k) in long runs, then each image
- * row is made from them (the transpose) and mixed into out in one run. */
-static int
-mix_rows(const Mix *m, float *out)
-{
-    const Py_ssize_t size = m->bh * m->bw * m->c, seg = m->bw * m->c, n = m->gw * size, Wc = m->W * m->c;
-    float *acc = malloc(sizeof(float) * (size_t)(2 * n + m->gw * seg));
-    if (acc == NULL) return -1;
-    float *tmp = acc + n, *row = acc + 2 * n;
-    for (Py_ssize_t r = m->first; r < m->stop; r++) {
-        const float *sum;
-        if (m->perm == NULL) sum = m->src[0] + r * n;
-        else {
-            for (Py_ssize_t q = 0; q < m->gw; q++)
-                memcpy(acc + q * size, m->src[0] + m->perm[0][r * m->gw + q] * size, (size_t)size * sizeof(float));
-            for (Py_ssize_t j = 1; j < m->k; j++) {
-                for (Py_ssize_t q = 0; q < m->gw; q++)
-                    memcpy(tmp + q * size, m->src[j] + m->perm[j][r * m->gw + q] * size, (size_t)size * sizeof(float));
-                add_f(acc, tmp, n);
-            }
-            sum = acc;
-        }
-        for (Py_ssize_t dy = 0; dy < m->bh; dy++) {
-            const Py_ssize_t y = r * m->bh + dy;
-            if (y >= m->H) break;
-            for (Py_ssize_t q = 0; q < m->gw; q++)
-                memcpy(row + q * seg, sum + q * size + dy * seg, (size_t)seg * sizeof(float));
-            if (m->forward) mix_forward(out + y * Wc, row, m->w, Wc);
-            else mix_inverse(out + y * Wc, row, m->w, Wc);
-        }
-    }
-    free(acc);
-    return 0;
-}
-
-PyDoc_STRVAR(mix_doc,
-"mix(out, sources, perms, weight, forward, geometry)\n\n"
-"Block rows first:stop of out (H, W, c; C-contiguous float32): out += w * sum (forward) or\n"
-"out = clip(out - w * sum, 0, 1) (inverse), sum = the float32 sum, in order, of block perms[j][p] of\n"
-"sources[j] (C-contiguous float32 of shape (gh * gw, bh * bw * c)); perms None: one source, already\n"
-"summed in block order.  w is float32(weight); geometry is (gh, gw, bh, bw, first, stop).  The bits\n"
-"of imgprivacy.krtio.PreparedOverlays.mix_into's numpy code.  The GIL is released.");
-
-static PyObject *
-cfit_mix(PyObject *self, PyObject *args)
-{
-    PyObject *out_obj, *sources, *perms;
-    double weight;
-    int forward, ok = 0;
-    Mix m;
-    Py_buffer out_view, views[2 * 64];
-    Py_ssize_t held = 0;
-    const float *src_ptr[64];
-    const int64_t *perm_ptr[64];
-    (void)self;
-    memset(&m, 0, sizeof(m));
-    if (!PyArg_ParseTuple(args, "OO!Odp(nnnnnn):mix", &out_obj, &PyTuple_Type, &sources, &perms, &weight, &forward,
-                          &m.gh, &m.gw, &m.bh, &m.bw, &m.first, &m.stop)) {
-        return NULL;
-    }
-    m.k = PyTuple_GET_SIZE(sources);
-    m.w = (float)weight;
-    m.forward = forward;
-    if (m.k < 1 || m.k > 64 || (perms != Py_None && (!PyTuple_Check(perms) || PyTuple_GET_SIZE(perms) != m.k))
-        || (perms == Py_None && m.k != 1)) {
-        PyErr_SetString(PyExc_ValueError, "mix needs 1 to 64 sources and as many perms (or None with one source)");
-        return NULL;
-    }
-    if (m.gh < 1 || m.gw < 1 || m.bh < 1 || m.bw < 1 || m.first < 0 || m.stop < m.first || m.stop > m.gh) {
-        PyErr_SetString(PyExc_ValueError, "mix: geometry (gh, gw, bh, bw, first, stop) out of range");
-        return NULL;
-    }
-    if (PyObject_GetBuffer(out_obj, &out_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
-        return NULL;
-    if (!is_format(out_view.format, 'f') || out_view.ndim != 3) {
-        PyErr_SetString(PyExc_TypeError, "out must be float32 of shape (H, W, c)");
-        goto done;
-    }
-    m.H = out_view.shape[0];
-    m.W = out_view.shape[1];
-    m.c = out_view.shape[2];
-    if (m.H > m.gh * m.bh || m.W > m.gw * m.bw || m.H <= (m.gh - 1) * m.bh || m.W <= (m.gw - 1) * m.bw) {
-        PyErr_SetString(PyExc_ValueError, "mix: out's shape does not match the grid");
-        goto done;
-    }
-    const Py_ssize_t b = m.gh * m.gw, size = m.bh * m.bw * m.c;
-    for (Py_ssize_t j = 0; j < m.k; j++) {
-        Py_buffer *v = &views[held];
-        if (PyObject_GetBuffer(PyTuple_GET_ITEM(sources, j), v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
-        held++;
-        if (!is_format(v->format, 'f') || v->len < b * size * (Py_ssize_t)sizeof(float)) {
-            PyErr_SetString(PyExc_ValueError, "mix: each source must be float32 of (gh * gw, bh * bw * c)");
-            goto done;
-        }
-        src_ptr[j] = v->buf;
-        if (perms != Py_None) {
-            Py_buffer *pv = &views[held];
-            if (PyObject_GetBuffer(PyTuple_GET_ITEM(perms, j), pv, PyBUF_C_CONTIGUOUS) < 0) goto done;
-            held++;
-            if (pv->len < b * 8 || ((uintptr_t)pv->buf) % 8) {
-                PyErr_SetString(PyExc_ValueError, "mix: each perm must hold gh * gw 8-byte indices");
-                goto done;
-            }
-            perm_ptr[j] = pv->buf;
-            if (check_indices(perm_ptr[j], b, b - 1, 0, "perm") < 0) goto done;
-        }
-    }
-    m.src = src_ptr;
-    m.perm = perms == Py_None ? NULL : perm_ptr;
-    int failed;
-    Py_BEGIN_ALLOW_THREADS
-    failed = mix_rows(&m, (float *)out_view.buf);
-    Py_END_ALLOW_THREADS
-    if (failed) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    ok = 1;
-done:
-    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
-    PyBuffer_Release(&out_view);
-    if (ok) Py_RETURN_NONE;
-    return NULL;
-}
-
 static PyMethodDef cfit_methods[] = {
     {"fit", cfit_fit, METH_VARARGS, fit_doc},
-    {"mix", cfit_mix, METH_VARARGS, mix_doc},
+    {"mix", cfit_mix, METH_VARARGS, cfit_mix_doc},
     {NULL, NULL, 0, NULL},
 };
 

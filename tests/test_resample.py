@@ -383,9 +383,10 @@ def test_the_first_use_check_catches_a_build_with_fused_multiply_adds(tmp_path):
     if shutil.which("gcc") is None or platform.machine() != "x86_64" or " fma" not in cpu:
         pytest.skip("needs gcc on an x86-64 CPU with FMA")
     so = tmp_path / "_cfit.so"
-    source = os.path.join(os.path.dirname(_resample.__file__), "_cfit.c")
+    here = Path(_resample.__file__).parent
+    sources = [str(here / "_cfit.c"), str(here / "_cfit_mix.c")]
     subprocess.run(["gcc", "-shared", "-fPIC", "-O3", "-mfma", "-mavx2", "-ffp-contract=fast",
-                    f"-I{sysconfig.get_paths()['include']}", source, "-o", str(so)], check=True, capture_output=True)
+                    f"-I{sysconfig.get_paths()['include']}", *sources, "-o", str(so)], check=True, capture_output=True)
     spec = importlib.util.spec_from_file_location("_cfit", so)
     fused = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fused)
