@@ -16,13 +16,24 @@ whole axes at a time (slow: full-size float64 temporaries).
 and :func:`resize` uses it.  Only elementwise float64 arithmetic and a
 sequential cumulative sum are used, so the result does not depend on BLAS
 or the SIMD width: a protected photo recovers on any machine.
+
+Overlay fitting (:meth:`Resampler.block_rows`, used by
+:mod:`imgprivacy.krtio`) and k-RTIO's mix (:func:`compiled_mix`) run in the
+optional compiled kernel ``imgprivacy._cfit`` where it was built, the same
+bits, fitting several times faster; :func:`backend` tells which is in use,
+and ``IMGPRIVACY_NO_C=1`` forces the numpy code, which stays the reference
+and the fallback.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import warnings
+
 import numpy as np
 
-__all__ = ["Resampler", "clip01", "resize", "resize_reference"]
+__all__ = ["Resampler", "backend", "clip01", "compiled_mix", "resize", "resize_reference"]
 
 _STRIP_BYTES = 1 << 19  # float64 bytes of one strip buffer (about L2-sized; the result does not depend on it)
 
@@ -132,6 +143,28 @@ class Resampler:
     use flat indices into rows of ``w * C`` samples (numpy copies 8-byte
     items fastest).
 
+    :meth:`block_rows` computes the same values in the compiled kernel
+    (``imgprivacy/_cfit.c``), one output row at a time, and writes them
+    straight into block layout.  It is the same bits, on every machine, for
+    the same reasons: the index and weight tables are made by the same
+    functions here and handed over; each value is the same sequence of
+    float64 operations on the same operands (the running sums strictly in
+    order, the row sum from row 0 whatever the first row, carried between
+    calls); the cast and the clip are numpy's (round to nearest; minimum
+    then maximum, which turns -0.0 into +0.0 as numpy's maximum does).  C
+    would let a compiler fuse ``a * w0 + b * w1`` into one fused
+    multiply-add (one rounding instead of two; GCC does so by default on
+    aarch64, or on x86-64 with ``-march=native``) or reassociate sums under
+    ``-ffast-math``: the extension is built with ``-ffp-contract=off`` and
+    without fast-math (``setup.py``), and refuses to compile under
+    ``__FAST_MATH__`` or with excess precision (``FLT_EVAL_METHOD != 0``,
+    x87).  Vectorising the independent elementwise loops does not change a
+    bit.  On first use the kernel is also checked against this numpy code
+    on small grow, shrink and channel-converting cases (the float32 results
+    and the float64 values before the cast, where a fused multiply-add
+    would change about one value in six), and is not used (with a warning)
+    if a single bit differs.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -170,6 +203,73 @@ class Resampler:
             self._cols = ("same",)
         # growing or copying both axes of an image in [0, 1] gives values in [0, 1] (see the Notes)
         self.needs_clip = "shrink" in (self._rows[0], self._cols[0])
+
+    def kernel_ready(self) -> bool:
+        """Whether :meth:`block_rows` can run: the compiled kernel is in use (:func:`backend` is
+        ``"c"``) and the image is float32 or float64 (native byte order, aligned); else the
+        numpy strips (:meth:`raw_strips`) are the way."""
+        x = self.x
+        return (_kernel() is not None and x.dtype in _KERNEL_DTYPES and x.dtype.isnative
+                and bool(x.flags.aligned))
+
+    def block_rows(self, block: tuple[int, int], channels: int, luma: tuple[float, float, float], *,
+                   first: int = 0, stop: int | None = None, rows: int | None = None,
+                   out: np.ndarray | None = None):
+        """Yield ``(r0, r1, blocks)``: block rows ``r0:r1`` of the output in block layout, made by
+        the compiled kernel (only where :meth:`kernel_ready`).
+
+        The output (H, W) is cut into a grid of ``block = (bh, bw)`` blocks (``bh`` must divide
+        H and ``bw`` W); ``blocks`` is float32 of shape ((r1 - r0) * gw, bh * bw * channels),
+        one row per block (row-major), its pixels in (bh, bw, channels) order.  ``channels``
+        equal to the image's: the resampled values, cast and (where an axis shrinks) clipped,
+        as :meth:`strips`; 1 from 3: the luminance ``luma`` of the clipped values in float64,
+        cast, clipped; 3 from 1: the clipped grey repeated.  Block rows ``first:stop``
+        (default all) come in strips of ``rows`` block rows (default one strip), written into
+        ``out`` (C-contiguous float32 of shape (gh * gw, bh * bw * channels), at rows
+        ``r0 * gw : r1 * gw``) if given, else into a new array each strip.
+
+        Raises
+        ------
+        RuntimeError
+            If the compiled kernel is not in use (see :func:`backend`).
+        ValueError
+            If the block does not divide the output shape.
+
+        Examples
+        --------
+        >>> img = np.random.default_rng(0).random((5, 7, 3), dtype=np.float32)
+        >>> r = Resampler(img, (4, 6))
+        >>> if r.kernel_ready():  # 2 x 2 blocks of 2 x 3 pixels, back to an image: resize's bits
+        ...     [(r0, r1, blocks)] = r.block_rows((2, 3), 3, (0.2125, 0.7154, 0.0721))
+        ...     image = blocks.reshape(2, 2, 2, 3, 3).transpose(0, 2, 1, 3, 4).reshape(4, 6, 3)
+        ...     assert (r0, r1) == (0, 2) and np.array_equal(image, resize(img, (4, 6)))
+        """
+        kernel = _kernel()
+        if kernel is None:
+            raise RuntimeError("the compiled kernel imgprivacy._cfit is not in use (see backend())")
+        (bh, bw), channels = (int(block[0]), int(block[1])), int(channels)
+        if self.out_h % bh or self.out_w % bw:
+            raise ValueError(f"block {block} must divide the output shape {(self.out_h, self.out_w)}")
+        gh, gw, size = self.out_h // bh, self.out_w // bw, bh * bw * channels
+        stop = gh if stop is None else min(int(stop), gh)
+        first = int(first)
+        rows = max(1, stop - first) if rows is None else max(1, int(rows))
+        row_table, col_table = self._kernel_tables()
+        carry = np.empty(self.in_w * self.channels)  # the running row sum, carried from strip to strip
+        carry_row = 0
+        for r0 in range(first, stop, rows):
+            r1 = min(r0 + rows, stop)
+            dest = np.empty(((r1 - r0) * gw, size), dtype=np.float32) if out is None else out[r0 * gw : r1 * gw]
+            layout = (self.out_h, gw, bh, bw, channels, r0, r1, self.needs_clip) + tuple(float(v) for v in luma)
+            carry_row = kernel.fit(self.x, dest, row_table, col_table, layout, carry, carry_row)
+            yield r0, r1, dest
+
+    def _kernel_tables(self):
+        """The index and weight tables of both axes as the kernel takes them, from the same functions."""
+        tables = getattr(self, "_tables", None)
+        if tables is None:
+            tables = self._tables = (_axis_table(self.in_h, self.out_h), _axis_table(self.in_w, self.out_w))
+        return tables
 
     def default_rows(self) -> int:
         """Output rows per strip that keep one float64 buffer near ``_STRIP_BYTES``."""
@@ -260,6 +360,139 @@ class Resampler:
         g = np.subtract(integral[:, 1:], integral[:, :-1])
         g *= scale
         return g
+
+
+# --------------------------------------------------------------------------- the compiled kernel
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _axis_table(n: int, size: int) -> tuple:
+    """One axis for ``imgprivacy._cfit.fit``: (kind, ia, ib, wa, wb, scale) from the functions above."""
+    empty = np.empty(0)
+    if size > n:
+        i0, i1, w0, w1 = _linear_weights(n, size)
+        return (1, i0.astype(np.int64), i1.astype(np.int64), w0, w1, 0.0)
+    if size < n:
+        whole, frac, nxt, scale = _area_edges(n, size)
+        return (2, whole.astype(np.int64), nxt.astype(np.int64), frac, empty, float(scale))
+    return (0, empty, empty, empty, empty, 0.0)
+
+
+def backend() -> str:
+    """The kernel that fits overlays now: ``"c"`` (the compiled ``imgprivacy._cfit``) or ``"numpy"``.
+
+    ``"numpy"`` where the optional extension was not built, or did not pass its
+    check against the numpy code on first use, or where the environment
+    variable ``IMGPRIVACY_NO_C`` is set (to anything but ``0``), read at each
+    call.  Both give the same bits; the numpy code is the reference.
+
+    Examples
+    --------
+    >>> backend() in ("c", "numpy")
+    True
+    """
+    return "numpy" if _kernel() is None else "c"
+
+
+def compiled_mix():
+    """The compiled k-RTIO mix ``imgprivacy._cfit.mix`` where the kernel is in use (see :func:`backend`), else None.
+
+    ``mix(out, sources, perms, weight, forward, (gh, gw, bh, bw, first, stop))``
+    adds ``float32(weight)`` times the float32 sum, in order, of the shuffled
+    blocks into ``out`` (forward) or subtracts it and clips as ``np.clip``
+    does (inverse), for block rows ``first:stop``: the bits of
+    :meth:`imgprivacy.krtio.PreparedOverlays.mix_into`'s numpy code (float32
+    operations only, the same ones in the same order).
+
+    Examples
+    --------
+    >>> compiled_mix() is None or callable(compiled_mix())
+    True
+    """
+    kernel = _kernel()
+    return None if kernel is None else kernel.mix
+
+
+def _kernel():
+    """The compiled module, or None (not built, refused, or ``IMGPRIVACY_NO_C`` set)."""
+    if os.environ.get("IMGPRIVACY_NO_C", "").strip() not in ("", "0"):
+        return None
+    return _load_kernel()
+
+
+@functools.lru_cache(maxsize=1)
+def _load_kernel():
+    try:
+        from . import _cfit
+    except ImportError:
+        return None
+    wrong = _self_check(_cfit)
+    if wrong:
+        warnings.warn(f"imgprivacy._cfit does not give the numpy fitting's bits here ({wrong}); "
+                      "the numpy code is used", RuntimeWarning, stacklevel=3)
+        return None
+    return _cfit
+
+
+def _self_check(kernel) -> str | None:
+    """The kernel against the numpy strips on small grow, shrink, same and channel-converting cases
+    (a compiler that fused or reassociated would differ on most of them); what differs, or None."""
+    image = (np.arange(13 * 17 * 3) * 0.6180339887498949 % 1.0).reshape(13, 17, 3)  # no coarse grid: all bits used
+    luma = (0.2125, 0.7154, 0.0721)
+    cases = [(np.float32, shape, 3, 3) for shape in ((29, 9), (5, 40), (13, 17), (6, 8), (31, 37), (13, 5))]
+    cases += [(np.float32, (29, 9), 3, 1), (np.float32, (6, 40), 1, 3), (np.float32, (6, 8), 1, 1),
+              (np.float64, (5, 40), 3, 3), (np.float64, (31, 9), 1, 3)]
+    for dtype, shape, c_in, c_out in cases:
+        x = image.astype(dtype)
+        src = x if c_in == 3 else x[:, ::-1, 1:2]  # a strided view for one channel
+        r = Resampler(src, shape)
+        want = np.empty(shape + (c_in,), dtype=np.float32)
+        for y0, y1, raw in r.raw_strips(rows=4):
+            want[y0:y1] = raw
+        if r.needs_clip or c_in != c_out:
+            clip01(want)
+        if c_in == 3 and c_out == 1:
+            f = want.astype(np.float64)
+            want = clip01((f[..., 0] * luma[0] + f[..., 1] * luma[1] + f[..., 2] * luma[2]).astype(np.float32))
+        elif c_in == 1 and c_out == 3:
+            want = np.repeat(want, 3, axis=2)
+        out = np.empty((shape[0] * shape[1], c_out), dtype=np.float32)
+        carry, row = np.empty(src.shape[1] * c_in), 0
+        tables = (_axis_table(src.shape[0], shape[0]), _axis_table(src.shape[1], shape[1]))
+        for r0, r1 in ((0, 3), (3, shape[0])):  # the row sum carried from one call to the next
+            layout = (shape[0], shape[1], 1, 1, c_out, r0, r1, r.needs_clip) + luma
+            row = kernel.fit(r.x, out[r0 * shape[1] : r1 * shape[1]], tables[0], tables[1], layout, carry, row)
+        if not np.array_equal(out.view(np.uint32).ravel(), want.view(np.uint32).ravel()):
+            return f"{np.dtype(dtype).name} {src.shape} -> {shape}, {c_in} -> {c_out} channels"
+        if c_in == c_out:  # the float64 rows before the cast: a fused multiply-add changes ~1 in 6 of them
+            raw = np.empty(shape + (c_in,))
+            kernel.fit(r.x, raw, tables[0], tables[1], layout[:5] + (0, shape[0]) + layout[7:], carry, 0)
+            if not np.array_equal(raw.view(np.uint64), np.concatenate([g for _, _, g in r.raw_strips()]).view(np.uint64)):
+                return f"{np.dtype(dtype).name} {src.shape} -> {shape}, the float64 rows"
+    return _mix_check(kernel, image)
+
+
+def _mix_check(kernel, image: np.ndarray) -> str | None:
+    """The compiled mix against the numpy mix's operations (PreparedOverlays._strips and mix_into) on a
+    3 x 4 grid of 2 x 3 blocks cropped to 5 x 11, k = 3, both ways; what differs, or None."""
+    gh, gw, bh, bw, c = 3, 4, 2, 3, 3
+    flat = image.astype(np.float32).ravel()
+    sources = tuple(np.roll(flat, 97 * j)[: gh * gw * bh * bw * c].reshape(gh * gw, -1) for j in range(3))
+    perms = tuple(np.roll(np.arange(gh * gw, dtype=np.int64)[::-1], j) for j in range(3))
+    w = np.float32(0.55 / 3)
+    part = sources[0][perms[0]]
+    for src, perm in zip(sources[1:], perms[1:]):
+        part += src[perm]
+    image_rows = (part.reshape(gh, gw, bh, bw * c).transpose(0, 2, 1, 3) * w).reshape(gh * bh, gw * bw, c)[:5, :11]
+    for forward in (True, False):
+        start = (flat[: 5 * 11 * c].reshape(5, 11, c) * np.float32(0.45 if forward else 1.3)).astype(np.float32)
+        want = start + image_rows if forward else np.clip(start - image_rows, 0.0, 1.0)
+        got = start.copy()
+        kernel.mix(got, sources, perms, float(w), forward, (gh, gw, bh, bw, 0, 1))
+        kernel.mix(got, sources, perms, float(w), forward, (gh, gw, bh, bw, 1, gh))
+        if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
+            return f"the mix ({'forward' if forward else 'inverse'})"
+    return None
 
 
 def clip01(a: np.ndarray) -> np.ndarray:

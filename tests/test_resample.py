@@ -1,6 +1,20 @@
-"""The strip-wise resampler and the fitted-overlay store give format 1's bits, within bounded memory."""
+"""The strip-wise resampler and the fitted-overlay store give format 1's bits, within bounded memory.
+
+The fitting runs in the compiled kernel (imgprivacy/_cfit.c) where it was built and in numpy
+otherwise; every bit-identity test of fitting runs on both (``backend``), the numpy one forced by
+``IMGPRIVACY_NO_C=1``.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +26,48 @@ from imgprivacy._resample import Resampler, clip01, resize, resize_reference
 from imgprivacy.krtio._fitting import FittedStore, block_strips, fit_blocks, new_store
 
 KEY = bytes(range(16))
+BACKENDS = ["numpy", "c"]
+LUMA = (0.2125, 0.7154, 0.0721)
+
+
+@contextlib.contextmanager
+def _using(backend):
+    """Fit with ``backend`` ("numpy" forced by IMGPRIVACY_NO_C=1, or "c", skipped where it was not built)."""
+    old = os.environ.get("IMGPRIVACY_NO_C")
+    if backend == "numpy":
+        os.environ["IMGPRIVACY_NO_C"] = "1"
+    else:
+        os.environ.pop("IMGPRIVACY_NO_C", None)
+    try:
+        if _resample.backend() != backend:
+            pytest.skip("the compiled kernel imgprivacy._cfit was not built (test_the_compiled_kernel_is_built says why)")
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("IMGPRIVACY_NO_C", None)
+        else:
+            os.environ["IMGPRIVACY_NO_C"] = old
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    with _using(request.param):
+        yield request.param
+
+
+def _converted(full, channels):
+    """The specification's fitted overlay (H, W, c_in) in the photo's channels: luminance (float64) or repeated grey."""
+    if full.shape[2] == channels:
+        return full
+    if channels == 1:
+        f = full.astype(np.float64)
+        return np.clip(f[..., 0] * LUMA[0] + f[..., 1] * LUMA[1] + f[..., 2] * LUMA[2], 0, 1).astype(np.float32)[..., None]
+    return np.repeat(full, 3, axis=2)
+
+
+def _as_blocks(full, grid, block):
+    (gh, gw), (bh, bw), c = grid, block, full.shape[2]
+    return full.reshape(gh, bh, gw, bw, c).transpose(0, 2, 1, 3, 4).reshape(gh * gw, -1)
 
 
 def _frozen_spec(image, shape):
@@ -64,17 +120,47 @@ def test_fast_resize_has_the_bits_of_the_specification(h, w, out_h, out_w, chann
     assert _same_bits(got, want)
 
 
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@settings(max_examples=120, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), gh=st.integers(1, 12), gw=st.integers(1, 12),
+       bh=st.integers(1, 7), bw=st.integers(1, 7), channels=st.sampled_from([(0, 1), (1, 1), (3, 3), (3, 1), (1, 3), (0, 3)]),
+       dtype=st.sampled_from([np.float32, np.float64]), eight_bit=st.booleans(), first=st.integers(0, 11),
+       seed=st.integers(0, 2**16))
+def test_fitted_blocks_have_the_bits_of_the_specification(backend_name, h, w, gh, gw, bh, bw, channels, dtype, eight_bit,
+                                                          first, seed):
+    """Any grid, block, channel conversion, float32 or float64 source, strips that start late: bound 0."""
+    rng = np.random.default_rng(seed)
+    c_in, c_out = channels
+    img = rng.random((h, w) if c_in == 0 else (h, w, c_in))
+    if eight_bit:
+        img = np.round(img * 255) / 255
+    img = img.astype(dtype)
+    grid, block = (gh, gw), (bh, bw)
+    full = _frozen_spec(img if img.ndim == 3 else img[..., None], (gh * bh, gw * bw))
+    want = _as_blocks(_converted(full, c_out), grid, block)
+    first = min(first, gh - 1)
+    with _using(backend_name):
+        assert _same_bits(fit_blocks(img, grid, block, c_out), want)
+        parts = list(block_strips(img, grid, block, c_out, first))
+        assert parts[0][0] == first and parts[-1][1] == gh
+        assert _same_bits(np.concatenate([b for _, _, b in parts]), want[first * gw:])
+
+
 @pytest.mark.parametrize("shape, out", [((40, 30, 3), (200, 150)), ((300, 211, 3), (64, 97)), ((37, 90), (120, 31))])
-def test_strips_that_start_late_give_the_same_bits(shape, out):
+def test_strips_that_start_late_give_the_same_bits(shape, out, backend):
     """A strip may start anywhere (the two fitting threads each start half way): the running sum is carried."""
     rng = np.random.default_rng(3)
     img = rng.random(shape, dtype=np.float32)
     want = _frozen_spec(img, out)
     r = Resampler(img, out)
+    c = 1 if img.ndim == 2 else 3
     for start in (1, out[0] // 2, out[0] - 1):
         parts = list(r.strips(rows=5, start=start))
         assert parts[0][0] == start and parts[-1][1] == out[0]
         assert _same_bits(np.concatenate([p for _, _, p in parts]), want[start:])
+        # fitted to a grid of 1 x 1 blocks, in the backend under test
+        blocks = np.concatenate([b for _, _, b in block_strips(img, out, (1, 1), c, start)])
+        assert _same_bits(blocks, want[start:].reshape(-1, c))
 
 
 def test_growing_needs_no_clipping_and_stays_in_range():
@@ -102,19 +188,13 @@ def test_strip_size_changes_no_bit(monkeypatch):
 
 @pytest.mark.parametrize("photo_channels", [1, 3])
 @pytest.mark.parametrize("overlay_shape", [(13, 29, 3), (30, 11), (64, 80, 3)])
-def test_fitted_blocks_are_the_specified_overlay_cut_into_blocks(photo_channels, overlay_shape):
+def test_fitted_blocks_are_the_specified_overlay_cut_into_blocks(photo_channels, overlay_shape, backend):
     """Fitting into blocks = spec resize, then luminance (float64) or repeated grey, then the block split."""
     rng = np.random.default_rng(6)
     ov = rng.random(overlay_shape, dtype=np.float32)
     grid, block = (5, 4), (6, 5)
     full = _frozen_spec(ov if ov.ndim == 3 else ov[..., None], (30, 20))
-    if full.shape[2] != photo_channels:
-        if photo_channels == 1:
-            f = full.astype(np.float64)
-            full = np.clip(f[..., 0] * 0.2125 + f[..., 1] * 0.7154 + f[..., 2] * 0.0721, 0, 1).astype(np.float32)[..., None]
-        else:
-            full = np.repeat(full, 3, axis=2)
-    want = full.reshape(5, 6, 4, 5, photo_channels).transpose(0, 2, 1, 3, 4).reshape(20, -1)
+    want = _as_blocks(_converted(full, photo_channels), grid, block)
     assert np.array_equal(fit_blocks(ov, grid, block, photo_channels), want)
     assert np.array_equal(np.concatenate([b for _, _, b in block_strips(ov, grid, block, photo_channels, 2)]), want[8:])
 
@@ -145,7 +225,7 @@ def _random_set(rng, m=6):
     return [rng.random((int(rng.integers(9, 40)), int(rng.integers(9, 40)), 3), dtype=np.float32) for _ in range(m)]
 
 
-def test_cache_bound_holds_over_a_folder_of_mixed_sizes():
+def test_cache_bound_holds_over_a_folder_of_mixed_sizes(backend):
     rng = np.random.default_rng(7)
     S = _random_set(rng)
     one = 40 * 40 * 3 * 4
@@ -162,7 +242,7 @@ def test_cache_bound_holds_over_a_folder_of_mixed_sizes():
 
 
 @pytest.mark.parametrize("shape", [(37, 45, 3), (40, 33), (29, 31, 4)])
-def test_streamed_mixing_gives_the_bits_of_the_held_overlays(shape):
+def test_streamed_mixing_gives_the_bits_of_the_held_overlays(shape, backend):
     """When the k chosen overlays cannot all be held they are fitted strip by strip and scattered: same bits."""
     rng = np.random.default_rng(8)
     S = _random_set(rng)
@@ -180,7 +260,7 @@ def test_streamed_mixing_gives_the_bits_of_the_held_overlays(shape):
 
 
 @pytest.mark.parametrize("shape", [(61, 93, 3), (200, 150), (1030, 40, 3)])
-def test_default_set_fitted_as_specified(shape):
+def test_default_set_fitted_as_specified(shape, backend):
     """The bundled overlays (8-bit values, exact 0 and 1; one of them 1411 x 1411, shrunk) fit as the specification says."""
     from imgprivacy.data import overlay_set
 
@@ -188,8 +268,126 @@ def test_default_set_fitted_as_specified(shape):
     prep = krtio.PreparedOverlays(S, shape, block=(4, 5))
     gh, gw = prep.grid
     for index in (2, 7, 10, 12):
-        want = _frozen_spec(S[index], (gh * 4, gw * 5))
-        if prep.channels == 1:
-            f = want.astype(np.float64)
-            want = np.clip(f[..., 0] * 0.2125 + f[..., 1] * 0.7154 + f[..., 2] * 0.0721, 0, 1).astype(np.float32)[..., None]
+        want = _converted(_frozen_spec(S[index], (gh * 4, gw * 5)), prep.channels)
         assert np.array_equal(prep.fitted(index), want)
+
+
+# --------------------------------------------------------------------------- the compiled kernel
+def test_the_compiled_kernel_is_built(monkeypatch):
+    """CI (CI=true) must have built imgprivacy._cfit; elsewhere its absence is only a slower fitting."""
+    monkeypatch.delenv("IMGPRIVACY_NO_C", raising=False)
+    if _resample.backend() == "c":
+        return
+    try:
+        from imgprivacy import _cfit  # noqa: F401
+        why = "imgprivacy._cfit imports but failed its first-use check against the numpy fitting"
+    except ImportError as exc:
+        why = f"imgprivacy._cfit was not built ({exc}); a C compiler and the Python headers build it at install"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (CI must test the compiled kernel: pip install -e . builds it)")
+    pytest.skip(why)
+
+
+def test_backend_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("IMGPRIVACY_NO_C", "1")
+    assert _resample.backend() == "numpy" and not Resampler(np.zeros((4, 4, 3)), (2, 2)).kernel_ready()
+    with pytest.raises(RuntimeError, match="not in use"):
+        next(Resampler(np.zeros((4, 4, 3)), (2, 2)).block_rows((1, 1), 3, LUMA))
+    monkeypatch.setenv("IMGPRIVACY_NO_C", "0")
+    assert _resample.backend() in ("c", "numpy")
+
+
+def test_the_first_use_check_catches_a_wrong_kernel(monkeypatch):
+    """A kernel one bit off (as a fused multiply-add would make it) is caught, and numpy is used instead, with a warning."""
+    cfit = pytest.importorskip("imgprivacy._cfit", reason="the compiled kernel was not built")
+    assert _resample._self_check(cfit) is None
+
+    class OneBitOff:
+        def fit(self, src, out, *args):
+            row = cfit.fit(src, out, *args)
+            np.asarray(out).view(np.uint32).reshape(-1)[-1] ^= 1
+            return row
+
+    assert "-> (29, 9), 3 -> 3 channels" in _resample._self_check(OneBitOff())
+    monkeypatch.delenv("IMGPRIVACY_NO_C", raising=False)
+    monkeypatch.setattr(_resample, "_self_check", lambda kernel: "float32 (13, 17, 3) -> (29, 9)")
+    _resample._load_kernel.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match=r"does not give the numpy fitting's bits here \(float32"):
+            assert _resample.backend() == "numpy"
+    finally:
+        _resample._load_kernel.cache_clear()
+
+
+def test_sources_the_kernel_does_not_take_fall_back_to_numpy(backend):
+    """float16 sources (numpy fits them) and -0.0 values: the same bits as numpy on both backends."""
+    rng = np.random.default_rng(9)
+    img = rng.random((23, 31, 3)).astype(np.float16)
+    with _using("numpy"):
+        want = fit_blocks(img, (5, 6), (4, 3), 1)
+    assert _same_bits(fit_blocks(img, (5, 6), (4, 3), 1), want)
+    zeros = np.full((9, 9, 3), -0.0, dtype=np.float32)
+    for grid in ((3, 3), (9, 9), (2, 4)):  # same, shrink, mixed: -0.0 kept where numpy does not clip
+        with _using("numpy"):
+            want = fit_blocks(zeros, grid, (1, 1), 3)
+        assert np.array_equal(fit_blocks(zeros, grid, (1, 1), 3).view(np.uint32), want.view(np.uint32))
+
+
+def test_the_kernel_refuses_tables_that_do_not_fit():
+    """Indices out of range or buffers too small are refused before anything is read or written."""
+    cfit = pytest.importorskip("imgprivacy._cfit", reason="the compiled kernel was not built")
+    img = np.zeros((4, 6, 3), dtype=np.float32)
+    rows, cols = _resample._axis_table(4, 8), _resample._axis_table(6, 3)
+    out, carry = np.empty((8 * 3, 3), dtype=np.float32), np.empty(18)
+    layout = (8, 3, 1, 1, 3, 0, 8, True) + LUMA
+    assert cfit.fit(img, out, rows, cols, layout, carry, 0) == 0
+    bad = (1, rows[1] + 4) + rows[2:]
+    with pytest.raises(ValueError, match="rows: index 4 at 0 is out of range"):
+        cfit.fit(img, out, bad, cols, layout, carry, 0)
+    with pytest.raises(ValueError, match="out is too small"):
+        cfit.fit(img, out[:5], rows, cols, layout, carry, 0)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        cfit.fit(img.astype(np.float16), out, rows, cols, layout, carry, 0)
+    with pytest.raises(ValueError, match="r1 \\* bh must not pass out_h"):
+        cfit.fit(img, out, rows, cols, (8, 3, 1, 1, 3, 0, 9, True) + LUMA, carry, 0)
+
+
+@pytest.mark.parametrize("shape, block, k", [((37, 45, 3), (3, 4), 3), ((40, 33), (8, 8), 2), ((29, 31, 4), (5, 3), 1),
+                                             ((704, 200, 3), (8, 8), 3)])
+def test_the_compiled_mix_gives_the_bits_of_numpy(shape, block, k):
+    """perturb and recover, with the k overlays held or streamed, on two threads or one: C and numpy agree bit for bit."""
+    rng = np.random.default_rng(10)
+    S = _random_set(rng)
+    img = rng.random(shape, dtype=np.float32)
+    for max_bytes in (1 << 30, 0):  # held: gathered from the fitted blocks; 0: summed while fitting
+        got = {}
+        for name in BACKENDS:
+            with _using(name):
+                prep = krtio.PreparedOverlays(S, shape, block=block, max_bytes=max_bytes)
+                y = krtio.perturb(img, KEY, image_id="m", overlays=prep, block=block, k=k)
+                got[name] = (y, krtio.recover(y, KEY, image_id="m", overlays=prep, block=block, k=k))
+        for a, b in zip(got["numpy"], got["c"]):
+            assert a.dtype == b.dtype == np.float32 and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+    zeros = [np.zeros((9, 9, 3), dtype=np.float32)]  # -0.0 in a photo: np.clip keeps it, and so does the kernel
+    minus = np.full((9, 9, 3), -0.0, dtype=np.float32)
+    got = []
+    for name in BACKENDS:
+        with _using(name):
+            got.append(krtio.recover(minus, KEY, image_id="z", overlays=zeros, block=3, k=1).view(np.uint32))
+    assert np.array_equal(got[0], got[1])
+
+
+def test_the_first_use_check_catches_a_build_with_fused_multiply_adds(tmp_path):
+    """The kernel compiled as GCC would on a machine with FMA by default (-ffp-contract=fast) is refused by the check."""
+    cpu = Path("/proc/cpuinfo").read_text() if os.path.exists("/proc/cpuinfo") else ""
+    if shutil.which("gcc") is None or platform.machine() != "x86_64" or " fma" not in cpu:
+        pytest.skip("needs gcc on an x86-64 CPU with FMA")
+    so = tmp_path / "_cfit.so"
+    here = Path(_resample.__file__).parent
+    sources = [str(here / "_cfit.c"), str(here / "_cfit_mix.c")]
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O3", "-mfma", "-mavx2", "-ffp-contract=fast",
+                    f"-I{sysconfig.get_paths()['include']}", *sources, "-o", str(so)], check=True, capture_output=True)
+    spec = importlib.util.spec_from_file_location("_cfit", so)
+    fused = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fused)
+    assert _resample._self_check(fused) is not None

@@ -115,11 +115,21 @@ def block_strips(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], 
     then the luminance (``channels == 1`` from RGB, in float64 as the
     specification says) or the grey repeated (``channels == 3`` from grey).
     Only block rows ``first:stop`` are made.
+
+    The compiled kernel makes them where it is in use
+    (:func:`imgprivacy._resample.backend`), writing float32 straight into
+    block layout; else (or for a source that is not float32 or float64) the
+    numpy code below, which is the reference: the same bits.  ``out`` must be
+    C-contiguous float32 of shape (gh * gw, bh * bw * c).
     """
     (gh, gw), (bh, bw) = grid, block
     stop = gh if stop is None else stop
     resampler = Resampler(ov if ov.ndim == 3 else ov[..., None], (gh * bh, gw * bw))
     step = max(1, resampler.default_rows() // bh)
+    if resampler.kernel_ready():  # one call for the whole range when writing into out; else strips of `step` rows
+        yield from resampler.block_rows(block, channels, LUMA, first=first, stop=stop,
+                                        rows=None if out is not None else step, out=out)
+        return
     for y0, y1, raw in resampler.raw_strips(rows=step * bh, start=first * bh, stop=stop * bh):
         r0, r1 = y0 // bh, y1 // bh
         dest = np.empty(((r1 - r0) * gw, bh * bw * channels), dtype=np.float32) if out is None else out[r0 * gw : r1 * gw]

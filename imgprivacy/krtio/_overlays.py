@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .._memory import release_free_memory
+from .._resample import compiled_mix
 from .._validation import check_block, check_image, check_range_01
 from ._fitting import LUMA, FittedStore, block_strips, fit_blocks, in_halves, new_store
 from ._plan import KRTIOPlan, grid_shape
@@ -277,8 +278,9 @@ class PreparedOverlays:
         if not forward:
             weight = np.float32(weight / alpha)
         sources, perms = self._sources(the_plan)  # fitted once, before any thread needs them
+        work = self._compiled_work(out, sources, perms, weight, forward)
 
-        def work(first, stop):
+        def numpy_work(first, stop):
             for y0, y1, part in self._strips(sources, perms, weight, first, stop):
                 rows = out[y0:y1]
                 if forward:  # in [0, 1] without clipping: see mix_weights
@@ -287,6 +289,7 @@ class PreparedOverlays:
                     rows -= part
                     np.clip(rows, 0.0, 1.0, out=rows)
 
+        work = numpy_work if work is None else work
         gh, step = self.grid[0], self._strip_rows()
         n_strips = -(-gh // step)
         if n_strips >= 4 and worker_threads() > 1:  # numpy releases the GIL: two halves in parallel
@@ -296,6 +299,23 @@ class PreparedOverlays:
             future.result()
         else:
             work(0, gh)
+
+    def _compiled_work(self, out, sources, perms, weight, forward):
+        """``work(first, stop)`` in the compiled kernel (the same bits as the numpy strips), or None
+        where it is not in use or the arrays are not the float32 C-contiguous ones it takes."""
+        mix = compiled_mix()
+        if (mix is None or not isinstance(weight, np.float32) or out.dtype != np.float32 or not out.flags.c_contiguous
+                or out.shape != self.shape[:2] + (self.channels,)
+                or not all(s.dtype == np.float32 and s.flags.c_contiguous for s in sources)):
+            return None
+        (gh, gw), (bh, bw) = self.grid, self.block
+        sources = tuple(sources)
+        perms = None if perms is None else tuple(np.ascontiguousarray(p, dtype=np.int64) for p in perms)
+
+        def work(first, stop):
+            mix(out, sources, perms, float(weight), forward, (gh, gw, bh, bw, first, stop))
+
+        return work
 
 
 def start_scaling(colour: np.ndarray, alpha: np.float32, forward: bool, check: tuple | None = None):
