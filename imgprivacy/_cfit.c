@@ -623,6 +623,7 @@ done:
 static PyMethodDef cfit_methods[] = {
     {"fit", cfit_fit, METH_VARARGS, fit_doc},
     {"mix", cfit_mix, METH_VARARGS, cfit_mix_doc},
+    {"scatter", cfit_scatter, METH_VARARGS, cfit_scatter_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -40,5 +40,7 @@ int cfit_check_indices(const int64_t *idx, Py_ssize_t count, Py_ssize_t hi, int 
 
 extern const char cfit_mix_doc[];
 PyObject *cfit_mix(PyObject *self, PyObject *args);
+extern const char cfit_scatter_doc[];
+PyObject *cfit_scatter(PyObject *self, PyObject *args);
 
 #endif

@@ -178,3 +178,62 @@ done:
     return NULL;
 }
 
+
+const char cfit_scatter_doc[] =
+"scatter(total, blocks, where, first, add)\n\n"
+"Row i of blocks (n rows of C-contiguous float32) to row where[first + i] of total (C-contiguous\n"
+"float32 of shape (b, size)): copied, or added in float32 when add is true.  The bits of\n"
+"total[where[first:first + n]] = blocks (or +=) for a permutation where, as\n"
+"imgprivacy.krtio.PreparedOverlays's streamed sum of the shuffled overlays does it.  The GIL is released.";
+
+PyObject *
+cfit_scatter(PyObject *self, PyObject *args)
+{
+    PyObject *total_obj, *blocks_obj, *where_obj;
+    Py_ssize_t first;
+    int add, ok = 0;
+    Py_buffer total, blocks, where;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOnp:scatter", &total_obj, &blocks_obj, &where_obj, &first, &add)) return NULL;
+    if (PyObject_GetBuffer(total_obj, &total, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(blocks_obj, &blocks, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&total);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(where_obj, &where, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&blocks);
+        PyBuffer_Release(&total);
+        return NULL;
+    }
+    if (!cfit_is_format(total.format, 'f') || total.ndim != 2 || !cfit_is_format(blocks.format, 'f')) {
+        PyErr_SetString(PyExc_TypeError, "scatter: total must be float32 of shape (b, size), blocks float32");
+        goto done;
+    }
+    const Py_ssize_t b = total.shape[0], size = total.shape[1];
+    const Py_ssize_t n = size ? blocks.len / (Py_ssize_t)sizeof(float) / size : 0;
+    if (size < 1 || n * size * (Py_ssize_t)sizeof(float) != blocks.len || first < 0 || first + n > b
+        || where.len != b * 8 || ((uintptr_t)where.buf) % 8) {
+        PyErr_SetString(PyExc_ValueError, "scatter: blocks must be whole rows of total's size, first + n <= b, "
+                                          "where b 8-byte indices");
+        goto done;
+    }
+    const int64_t *dest = (const int64_t *)where.buf + first;
+    if (cfit_check_indices(dest, n, b - 1, 0, "where") < 0) goto done;
+    float *out = (float *)total.buf;
+    const float *src = (const float *)blocks.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float *row = out + dest[i] * size;
+        if (add) add_f(row, src + i * size, size);
+        else memcpy(row, src + i * size, (size_t)size * sizeof(float));
+    }
+    Py_END_ALLOW_THREADS
+    ok = 1;
+done:
+    PyBuffer_Release(&where);
+    PyBuffer_Release(&blocks);
+    PyBuffer_Release(&total);
+    if (ok) Py_RETURN_NONE;
+    return NULL;
+}

@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["Resampler", "backend", "clip01", "compiled_mix", "resize", "resize_reference"]
+__all__ = ["Resampler", "backend", "clip01", "compiled_mix", "compiled_scatter", "resize", "resize_reference"]
 
 _STRIP_BYTES = 1 << 19  # float64 bytes of one strip buffer (about L2-sized; the result does not depend on it)
 
@@ -413,6 +413,25 @@ def compiled_mix():
     return None if kernel is None else kernel.mix
 
 
+def compiled_scatter():
+    """The compiled scatter ``imgprivacy._cfit.scatter`` where the kernel is in use (see :func:`backend`), else None.
+
+    ``scatter(total, blocks, where, first, add)`` puts row ``i`` of ``blocks``
+    at row ``where[first + i]`` of ``total`` (both C-contiguous float32, rows
+    of the same size; ``where`` int64), copied, or added in float32 with
+    ``add``: the bits of ``total[where[first:first + n]] = blocks`` (or
+    ``+=``) for a permutation ``where``, as k-RTIO's streamed sum of the
+    shuffled overlays does it.
+
+    Examples
+    --------
+    >>> compiled_scatter() is None or callable(compiled_scatter())
+    True
+    """
+    kernel = _kernel()
+    return None if kernel is None else kernel.scatter
+
+
 def _kernel():
     """The compiled module, or None (not built, refused, or ``IMGPRIVACY_NO_C`` set)."""
     if os.environ.get("IMGPRIVACY_NO_C", "").strip() not in ("", "0"):
@@ -492,6 +511,17 @@ def _mix_check(kernel, image: np.ndarray) -> str | None:
         kernel.mix(got, sources, perms, float(w), forward, (gh, gw, bh, bw, 1, gh))
         if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
             return f"the mix ({'forward' if forward else 'inverse'})"
+    where = perms[1]  # the streamed sum: each source's rows scattered to their shuffled places, summed in order
+    want, got = np.empty_like(sources[0]), np.empty_like(sources[0])
+    for j, src in enumerate(sources):
+        if j == 0:
+            want[where] = src
+        else:
+            want[where] += src
+        kernel.scatter(got, src[:5], where, 0, j > 0)
+        kernel.scatter(got, src[5:], where, 5, j > 0)
+    if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
+        return "the scatter"
     return None
 
 

@@ -352,6 +352,44 @@ def test_the_kernel_refuses_tables_that_do_not_fit():
         cfit.fit(img, out, rows, cols, (8, 3, 1, 1, 3, 0, 9, True) + LUMA, carry, 0)
 
 
+def test_the_compiled_scatter_is_numpys_and_refuses_what_does_not_fit():
+    """scatter puts rows at their shuffled places (copied, then added in order) as numpy's fancy indexing
+    does; out-of-range places and ragged rows are refused before anything is written; the first-use
+    check catches a scatter whose sums are a rounding off."""
+    cfit = pytest.importorskip("imgprivacy._cfit", reason="the compiled kernel was not built")
+    rng = np.random.default_rng(11)
+    parts = [rng.random((12, 7), dtype=np.float32) for _ in range(3)]
+    where = rng.permutation(12).astype(np.int64)
+    want, got = np.empty((12, 7), np.float32), np.empty((12, 7), np.float32)
+    for j, part in enumerate(parts):
+        if j == 0:
+            want[where] = part
+        else:
+            want[where] += part
+        for lo, hi in ((0, 5), (5, 12)):
+            cfit.scatter(got, part[lo:hi], where, lo, j > 0)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    before = got.copy()
+    with pytest.raises(ValueError, match="where: index 12 at 0 is out of range"):
+        cfit.scatter(got, parts[0][:1], np.array([12] + list(range(11)), dtype=np.int64), 0, True)
+    with pytest.raises(ValueError, match="whole rows"):
+        cfit.scatter(got, parts[0].ravel()[:10], where, 0, False)
+    with pytest.raises(ValueError, match="first \\+ n <= b"):
+        cfit.scatter(got, parts[0][:5], where, 8, False)
+    assert np.array_equal(got, before)
+
+    class RoundingOff:  # what a reordered or fused sum would do: some float32 bits differ
+        mix = staticmethod(cfit.mix)
+
+        @staticmethod
+        def scatter(total, blocks, where, first, add):
+            if add:
+                blocks = blocks * np.float32(1.0000001)
+            cfit.scatter(total, blocks, where, first, add)
+
+    assert _resample._mix_check(RoundingOff(), np.linspace(0, 1, 13 * 17 * 3).reshape(13, 17, 3)) == "the scatter"
+
+
 @pytest.mark.parametrize("shape, block, k", [((37, 45, 3), (3, 4), 3), ((40, 33), (8, 8), 2), ((29, 31, 4), (5, 3), 1),
                                              ((704, 200, 3), (8, 8), 3)])
 def test_the_compiled_mix_gives_the_bits_of_numpy(shape, block, k):

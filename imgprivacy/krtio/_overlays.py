@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .._memory import release_free_memory
-from .._resample import compiled_mix
+from .._resample import compiled_mix, compiled_scatter
 from .._validation import check_block, check_image, check_range_01
 from ._fitting import LUMA, FittedStore, block_strips, fit_blocks, in_halves, new_store
 from ._plan import KRTIOPlan, grid_shape
@@ -194,11 +194,15 @@ class PreparedOverlays:
         for j, (index, perm, arr) in enumerate(zip(the_plan.selection, the_plan.permutations, held)):
             if arr is None:
                 ov = self._overlay(index)
-                where = np.empty(self.b, dtype=np.intp)
+                where = np.empty(self.b, dtype=np.int64)
                 where[perm] = np.arange(self.b)  # fitted block q goes to shuffled place where[q]
+                scatter = compiled_scatter()  # the same bits, without numpy's fancy-index passes
 
-                def work(first, stop, ov=ov, where=where, j=j):
+                def work(first, stop, ov=ov, where=where, j=j, scatter=scatter):
                     for r0, r1, blocks in block_strips(ov, self.grid, self.block, c, first, stop):
+                        if scatter is not None and blocks.dtype == np.float32 and blocks.flags.c_contiguous:
+                            scatter(total, blocks, where, r0 * gw, j > 0)
+                            continue
                         dest = where[r0 * gw : r1 * gw]
                         if j == 0:
                             total[dest] = blocks
