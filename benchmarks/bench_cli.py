@@ -205,8 +205,10 @@ def main(argv=None) -> int:
         parser.error("--authors must lie outside this project")
     sets = {k: v for k, v in SETS.items() if not (args.quick and k == "12 MP x12")}
     uptime = os.getloadavg()
-    print(f"bench_cli: {os.cpu_count()} cores, load average {uptime[0]:.2f} at the start; code {ROOT}"
-          + (f", before {args.before}" if args.before else ""), flush=True)
+    kernel = subprocess.run([sys.executable, "-c", "import imgprivacy._resample as r; print(r.backend())"], capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.strip()
+    print(f"bench_cli: {os.cpu_count()} cores, load average {uptime[0]:.2f} at the start; code {ROOT} (fitting kernel: "
+          f"{kernel})" + (f", before {args.before}" if args.before else ""), flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench_cli_"))
     rep = Report()
     results: dict = {}
