@@ -83,23 +83,49 @@ def make_photos(folder: Path, size: tuple[int, int], count: int, seed: int) -> l
 
 
 # --------------------------------------------------------------------------- running
+#: run first in a measured Python process: its own peak RSS (VmHWM of its address space) is written at exit to
+#: the file named by IMGPRIVACY_BENCH_HWM.  ``os.wait4``'s ru_maxrss cannot be used: Linux carries the
+#: spawning process's high-water mark into the child's across exec, so every child of this (large) process
+#: would report at least this process's own peak
+HWM = """
+import atexit, os
+def _hwm(path=os.environ.pop("IMGPRIVACY_BENCH_HWM")):
+    with open("/proc/self/status") as f, open(path, "w") as out:
+        out.write(next(line.split()[1] for line in f if line.startswith("VmHWM")))
+atexit.register(_hwm)
+"""
+
+
 def run(cmd: list[str], *, env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
-    """Run a command; (wall seconds, peak RSS in MiB of that process, from ``os.wait4``)."""
-    with tempfile.TemporaryFile() as log:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            log.seek(0)
-            raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{log.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    """Run a Python command ``[python, -c, code, args...]``; (wall seconds, peak RSS in MiB of that process).
+
+    The peak is the process's own (``/proc/self/status`` VmHWM at exit, see :data:`HWM`); where there is no
+    ``/proc``, ``os.wait4``'s ru_maxrss stands in (an upper bound)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        mark = Path(scratch) / "hwm"
+        if cmd[1] == "-c" and Path("/proc/self/status").exists():
+            cmd = [cmd[0], "-c", HWM + cmd[2], *cmd[3:]]
+            env = {**(env if env is not None else os.environ), "IMGPRIVACY_BENCH_HWM": str(mark)}
+        with open(Path(scratch) / "log", "w+b") as log:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                log.seek(0)
+                raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{log.read().decode()[-2000:]}")
+        peak = int(mark.read_text()) / 1024 if mark.exists() else usage.ru_maxrss / 1024
+    return wall, peak
+
+
+#: ``python -m imgprivacy.cli`` as ``python -c``, so that :data:`HWM` can run first
+CLI = "import runpy, sys; sys.argv[0] = 'imgprivacy'; runpy.run_module('imgprivacy.cli', run_name='__main__')"
 
 
 def cli(code: Path, *args, env_extra: dict | None = None) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(code), **(env_extra or {})}
-    return run([sys.executable, "-m", "imgprivacy.cli", *map(str, args)], env=env)
+    return run([sys.executable, "-c", CLI, *map(str, args)], env=env)
 
 
 def naive(photos: list[Path], out: Path, *, alpha: float = 0.45, k: int = 3) -> float:
@@ -125,8 +151,8 @@ def authors(script_dir: Path, photos: Path, scratch: Path) -> tuple[float, float
     scratch.mkdir()
     shim = scratch / "stand_ins.py"
     shim.write_text(STAND_INS)
-    cmd = [sys.executable, str(shim), str(script_dir / "KRTIO_UEP.py"), "--input", str(photos), "--mode", "Enc",
-           "--overlays_folder", str(script_dir / "overlays")]
+    cmd = [sys.executable, "-c", f"exec(open({str(shim)!r}).read())", str(script_dir / "KRTIO_UEP.py"), "--input",
+           str(photos), "--mode", "Enc", "--overlays_folder", str(script_dir / "overlays")]
     return run(cmd, cwd=scratch)
 
 
