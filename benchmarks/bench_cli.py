@@ -23,6 +23,7 @@ Everything is measured side by side in this one run, on the same folders:
 
 Photos are synthetic but photo-like: ``data/examples/coffee.jpg`` cropped,
 flipped, upscaled and given sensor-like noise, saved as JPEG (quality 92).
+A folder of one photo is run three times (protect and recover alternated) and the best time of each kept.
 Every goal of issue 13 is printed with its figure, the ratio and PASS/FAIL;
 absolute times depend on the machine and its load, the ratios much less.
 
@@ -260,12 +261,18 @@ def main(argv=None) -> int:
             photos = make_photos(folder, size, count, seed=count)
             row = results.setdefault(name, {})
             row["naive"] = naive(photos, work / f"naive_{folder.name}")
+            # a folder of one photo is a 2-s sample that varies by +-30% on a shared machine: best of 3 rounds
+            # (protect and recover alternated; the peak is the largest of the rounds)
+            rounds = 3 if count == 1 else 1
             for label, code in codes.items():
-                out, rec = work / f"out_{label}_{folder.name}", work / f"rec_{label}_{folder.name}"
-                wall, rss = cli(code, "protect", "--key", work / f"{label}.key", folder, "-o", out)
-                row[f"{label} protect"] = (wall / count, rss)
-                wall, rss = cli(code, "recover", "--key", work / f"{label}.key", out, "-o", rec)
-                row[f"{label} recover"] = (wall / count, rss)
+                for round_ in range(rounds):
+                    out, rec = work / f"out_{label}_{folder.name}", work / f"rec_{label}_{folder.name}"
+                    for key, cmd in (("protect", ("protect", folder, "-o", out)), ("recover", ("recover", out, "-o", rec))):
+                        wall, rss = cli(code, cmd[0], "--key", work / f"{label}.key", *cmd[1:])
+                        was = row.get(f"{label} {key}", (float("inf"), 0.0))
+                        row[f"{label} {key}"] = (min(was[0], wall / count), max(was[1], rss))
+                    if round_ + 1 < rounds:
+                        shutil.rmtree(out), shutil.rmtree(rec)
                 if label == "after":  # the round trip: within one grey level of the decoded JPEG
                     original = np.asarray(Image.open(photos[0]).convert("RGB"), dtype=np.int16)
                     back = np.asarray(Image.open(rec / (photos[0].stem + ".png")).convert("RGB"), dtype=np.int16)
