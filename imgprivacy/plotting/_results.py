@@ -363,7 +363,7 @@ def plot_beta(table, *, targets: Sequence[str] | None = None, filter: str = "non
     """
     rows, names = _select(table, scheme="uep", filter=filter, strength=strength, fixed={}, free=("beta",), targets=targets)
     clean = _clean_rates(table, filter, strength)
-    fig, axes = _figure(1, 1, width=6.0, height=4.0)
+    fig, axes = _figure(1, 1, width=8.0, height=4.0)  # the legend goes beside the axes
     ax = axes[0, 0]
     for i, name in enumerate(names):
         mine = rows[rows["target"] == name].sort_values("beta")
@@ -379,7 +379,8 @@ def plot_beta(table, *, targets: Sequence[str] | None = None, filter: str = "non
     ax.set_xlabel("β")
     ax.set_ylabel("rate / SSIM")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    # beside the axes: the lines fill every corner; a fixed place also spares matplotlib's timed loc="best"
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("UEP: rate and SSIM against β" + (f", filter {filter}" if filter != "none" else "")
                  + " (paper Fig. 8; faces: Fig. 6)")
     return fig
@@ -613,6 +614,7 @@ def plot_ssim_histograms(ssims: Mapping[str, Any], *, bins: int = 30):
                 label=f"{label}: mean {arr.mean():.4f}, SD {arr.std(ddof=1) if arr.size > 1 else 0.0:.2g} (n = {arr.size})")
     ax.set_xlabel("SSIM(original, recovered)")
     ax.set_ylabel("images")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left")  # SSIM piles up near 1; matplotlib warns (an error in the tests)
+    # when loc="best" takes over a second to place, which a loaded machine makes it do
     fig.suptitle("SSIM of original and recovered images after storage (paper Fig. 13)")
     return fig
