@@ -493,7 +493,8 @@ def _self_check(kernel) -> str | None:
 
 def _mix_check(kernel, image: np.ndarray) -> str | None:
     """The compiled mix against the numpy mix's operations (PreparedOverlays._strips and mix_into) on a
-    3 x 4 grid of 2 x 3 blocks cropped to 5 x 11, k = 3, both ways; what differs, or None."""
+    3 x 4 grid of 2 x 3 blocks cropped to 5 x 11, k = 3, both ways, and the compiled scatter against
+    numpy's fancy indexing (the streamed sum); what differs, or None."""
     gh, gw, bh, bw, c = 3, 4, 2, 3, 3
     flat = image.astype(np.float32).ravel()
     sources = tuple(np.roll(flat, 97 * j)[: gh * gw * bh * bw * c].reshape(gh * gw, -1) for j in range(3))

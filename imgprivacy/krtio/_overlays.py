@@ -282,7 +282,6 @@ class PreparedOverlays:
         if not forward:
             weight = np.float32(weight / alpha)
         sources, perms = self._sources(the_plan)  # fitted once, before any thread needs them
-        work = self._compiled_work(out, sources, perms, weight, forward)
 
         def numpy_work(first, stop):
             for y0, y1, part in self._strips(sources, perms, weight, first, stop):
@@ -293,7 +292,7 @@ class PreparedOverlays:
                     rows -= part
                     np.clip(rows, 0.0, 1.0, out=rows)
 
-        work = numpy_work if work is None else work
+        work = self._compiled_work(out, sources, perms, weight, forward) or numpy_work
         gh, step = self.grid[0], self._strip_rows()
         n_strips = -(-gh // step)
         if n_strips >= 4 and worker_threads() > 1:  # numpy releases the GIL: two halves in parallel
