@@ -60,6 +60,10 @@ typedef struct {
     const char *base;
     Py_ssize_t h, w, c, s0, s1, s2;
     int is_double;
+    int is_u8;            /* 8-bit samples, decoded through lut (below) */
+    int u8_flat, invert;  /* 8-bit: pixels contiguous, channels in order (a row is read in one loop) */
+    Py_ssize_t coff[3];   /* 8-bit: byte offset of channel ch within a pixel (the channel order) */
+    double lut[256];      /* 8-bit: sample u -> (double)fl32(u / 255), or of 1 - that when inverted */
 } Source;
 
 static void
@@ -151,19 +155,33 @@ parse_axis(PyObject *spec, Axis *ax, Py_ssize_t n_in, Py_ssize_t n_out, const ch
 
 /* The elementwise loops, each on its own with restrict pointers so that the compiler vectorises
  * them (lane by lane: the same operations on each value). */
-NOINLINE void
+LOOP void
 widen_f(double *restrict d, const float *restrict s, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) d[k] = (double)s[k];
 }
 
-NOINLINE void
+/* 8-bit samples in order: fl32(u / 255) (or fl32(1 - that)) widened, as the lookup table below holds them,
+ * computed in the loop so that it vectorises (the same float32 operations on each value). */
+LOOP void
+widen_u8(double *restrict d, const unsigned char *restrict s, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) d[k] = (double)((float)s[k] / 255.0f);
+}
+
+LOOP void
+widen_u8_inverted(double *restrict d, const unsigned char *restrict s, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) d[k] = (double)(1.0f - (float)s[k] / 255.0f);
+}
+
+LOOP void
 add_into(double *restrict acc, const double *restrict x, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) acc[k] = acc[k] + x[k];
 }
 
-NOINLINE void
+LOOP void
 integral_row(double *restrict out, const double *restrict cum, const double *restrict x, double f, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -172,7 +190,7 @@ integral_row(double *restrict out, const double *restrict cum, const double *res
     }
 }
 
-NOINLINE void
+LOOP void
 diff_scale(double *restrict t, const double *restrict hi, const double *restrict lo, double scale, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -184,13 +202,13 @@ diff_scale(double *restrict t, const double *restrict hi, const double *restrict
 /* The same operations as add_into, integral_row and diff_scale on a float32 source row read in place
  * (each value widened exactly, as numpy's type promotion does), the last two fused into one pass:
  * the values and their order of operations are unchanged, only fewer passes over memory. */
-NOINLINE void
+LOOP void
 add_into_f(double *restrict acc, const float *restrict x, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) acc[k] = acc[k] + (double)x[k];
 }
 
-NOINLINE void
+LOOP void
 integral_diff_f(double *restrict t, double *restrict prev, const double *restrict cum, const float *restrict x,
                 double f, double scale, Py_ssize_t n)
 {
@@ -203,7 +221,35 @@ integral_diff_f(double *restrict t, double *restrict prev, const double *restric
     }
 }
 
-NOINLINE void
+/* The same on 8-bit rows in order, each sample decoded as widen_u8 does (U8 below: fl32(u / 255), or
+ * fl32(1 - that), widened), in the loop so that it vectorises. */
+#define U8(u, inv) ((inv) ? (double)(1.0f - (float)(u) / 255.0f) : (double)((float)(u) / 255.0f))
+#define U8_LOOPS(body) \
+    if (inv) { const int invc = 1; for (Py_ssize_t k = 0; k < n; k++) { body } } \
+    else { const int invc = 0; for (Py_ssize_t k = 0; k < n; k++) { body } }
+
+LOOP void
+add_into_u8(double *restrict acc, const unsigned char *restrict x, int inv, Py_ssize_t n)
+{
+    U8_LOOPS(acc[k] = acc[k] + U8(x[k], invc);)
+}
+
+LOOP void
+integral_diff_u8(double *restrict t, double *restrict prev, const double *restrict cum, const unsigned char *restrict x,
+                 int inv, double f, double scale, Py_ssize_t n)
+{
+    U8_LOOPS(const double part = f * U8(x[k], invc); const double integral = cum[k] + part;
+             const double d = integral - prev[k]; t[k] = d * scale; prev[k] = integral;)
+}
+
+LOOP void
+integral_u8(double *restrict out, const double *restrict cum, const unsigned char *restrict x, int inv, double f,
+            Py_ssize_t n)
+{
+    U8_LOOPS(const double part = f * U8(x[k], invc); out[k] = cum[k] + part;)
+}
+
+LOOP void
 integral_f(double *restrict out, const double *restrict cum, const float *restrict x, double f, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -212,7 +258,7 @@ integral_f(double *restrict out, const double *restrict cum, const float *restri
     }
 }
 
-NOINLINE void
+LOOP void
 lerp(double *restrict t, const double *restrict a, const double *restrict b, double w0, double w1, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -241,14 +287,14 @@ clip01f(float v)
 }
 
 /* An image row of gw segments of seg values, cast (and clipped) to the segments' places, blk floats apart. */
-NOINLINE void
+LOOP void
 narrow_blocks(float *restrict d, const double *restrict s, Py_ssize_t gw, Py_ssize_t seg, Py_ssize_t blk)
 {
     for (Py_ssize_t q = 0; q < gw; q++)
         for (Py_ssize_t k = 0; k < seg; k++) d[q * blk + k] = (float)s[q * seg + k];
 }
 
-NOINLINE void
+LOOP void
 narrow_clip_blocks(float *restrict d, const double *restrict s, Py_ssize_t gw, Py_ssize_t seg, Py_ssize_t blk)
 {
     for (Py_ssize_t q = 0; q < gw; q++)
@@ -256,7 +302,7 @@ narrow_clip_blocks(float *restrict d, const double *restrict s, Py_ssize_t gw, P
 }
 
 /* RGB -> grey, as block_strips: the clipped floats, the luminance in double, cast, clipped. */
-NOINLINE void
+LOOP void
 luma_row(float *restrict d, const double *restrict s, const double *restrict luma, Py_ssize_t n)
 {
     const double l0 = luma[0], l1 = luma[1], l2 = luma[2];
@@ -273,7 +319,7 @@ luma_row(float *restrict d, const double *restrict s, const double *restrict lum
 }
 
 /* grey -> RGB, as block_strips: the clipped grey repeated. */
-NOINLINE void
+LOOP void
 repeat_row(float *restrict d, const double *restrict s, Py_ssize_t n)
 {
     for (Py_ssize_t x = 0; x < n; x++) {
@@ -352,7 +398,17 @@ load_row(const Source *s, Py_ssize_t j, double *restrict dst)
 {
     const char *row = s->base + j * s->s0;
     const Py_ssize_t w = s->w, c = s->c, n = w * c;
-    if (!s->is_double) {
+    if (s->is_u8 && s->u8_flat) {
+        if (s->invert) widen_u8_inverted(dst, (const unsigned char *)row, n);
+        else widen_u8(dst, (const unsigned char *)row, n);
+    }
+    else if (s->is_u8) { /* any strides (a turned or mirrored view), the channels in their order */
+        for (Py_ssize_t x = 0; x < w; x++) {
+            const unsigned char *px = (const unsigned char *)row + x * s->s1;
+            for (Py_ssize_t ch = 0; ch < c; ch++) dst[x * c + ch] = s->lut[px[s->coff[ch]]];
+        }
+    }
+    else if (!s->is_double) {
         if (s->s2 == (Py_ssize_t)sizeof(float) && s->s1 == c * (Py_ssize_t)sizeof(float)) {
             widen_f(dst, (const float *)row, n);
         }
@@ -378,6 +434,12 @@ static inline const float *
 src_row_f(const Source *s, Py_ssize_t j)
 {
     return (const float *)(s->base + j * s->s0);
+}
+
+static inline const unsigned char *
+src_row_u8(const Source *s, Py_ssize_t j)
+{
+    return (const unsigned char *)(s->base + j * s->s0);
 }
 
 /* Two row slots of widened source rows, so a row read by several output rows is converted once. */
@@ -442,8 +504,10 @@ fit_rows(const Source *src, const Axis *ra, const Axis *ca, const Layout *L, flo
            *cur = mem + 4 * widest, *g = mem + 5 * widest;
     Rows rows = {src, {slot0, slot1}, {-1, -1}, 0};
     /* float32 rows of contiguous pixels are read in place by a shrinking row axis */
-    const int flat_f = ra->kind == SHRINK && !src->is_double && src->s2 == (Py_ssize_t)sizeof(float)
+    const int flat_f = ra->kind == SHRINK && !src->is_double && !src->is_u8 && src->s2 == (Py_ssize_t)sizeof(float)
                        && src->s1 == cin * (Py_ssize_t)sizeof(float);
+    /* 8-bit rows in order, likewise */
+    const int flat_u8 = ra->kind == SHRINK && src->is_u8 && src->u8_flat;
     Py_ssize_t k = carry_row;
     const Py_ssize_t blk_row = L->gw * L->bh * L->bw * L->cout;
     for (Py_ssize_t y = y_first; y < y_stop; y++) {
@@ -467,6 +531,18 @@ fit_rows(const Source *src, const Axis *ra, const Axis *ca, const Layout *L, flo
             }
             for (; k < (Py_ssize_t)ra->ia[y + 1]; k++) add_into_f(carry, src_row_f(src, k), n);
             integral_diff_f(t, prev, carry, src_row_f(src, (Py_ssize_t)ra->ib[y + 1]), ra->wa[y + 1], ra->scale, n);
+        }
+        else if (flat_u8) { /* shrink, 8-bit rows read in place: the same operations as below */
+            const int inv = src->invert;
+            if (y == y_first) {
+                if (k > (Py_ssize_t)ra->ia[y]) k = 0;
+                if (k == 0)
+                    for (Py_ssize_t i = 0; i < n; i++) carry[i] = 0.0;
+                for (; k < (Py_ssize_t)ra->ia[y]; k++) add_into_u8(carry, src_row_u8(src, k), inv, n);
+                integral_u8(prev, carry, src_row_u8(src, (Py_ssize_t)ra->ib[y]), inv, ra->wa[y], n);
+            }
+            for (; k < (Py_ssize_t)ra->ia[y + 1]; k++) add_into_u8(carry, src_row_u8(src, k), inv, n);
+            integral_diff_u8(t, prev, carry, src_row_u8(src, (Py_ssize_t)ra->ib[y + 1]), inv, ra->wa[y + 1], ra->scale, n);
         }
         else { /* shrink: cum[j] = fl(cum[j-1] + x[j-1]) from row 0, carried in `carry` (= cum[k]) */
             if (y == y_first) {
@@ -508,7 +584,7 @@ cfit_is_format(const char *fmt, char want)
 }
 
 PyDoc_STRVAR(fit_doc,
-"fit(src, out, rows, cols, layout, carry, carry_row) -> carry_row\n\n"
+"fit(src, out, rows, cols, layout, carry, carry_row, decode=None) -> carry_row\n\n"
 "Block rows r0:r1 of src (h, w, c; float32 or float64, any strides) fitted to the padded grid,\n"
 "written as float32 into out (C-contiguous, (r1 - r0) * gw rows of bh * bw * cout), bit for bit\n"
 "what imgprivacy.krtio._fitting.block_strips computes with numpy.  rows and cols are\n"
@@ -517,12 +593,15 @@ PyDoc_STRVAR(fit_doc,
 "carry (float64, w * c) holds the running row sum cum[carry_row] of a shrinking row axis between\n"
 "calls (carry_row 0: start from row 0); the new carry_row is returned.  A float64 out (cout == c)\n"
 "gets the rows r0 * bh:r1 * bh before the cast, in image layout (the checks compare them with the\n"
-"numpy code's float64 rows).  The GIL is released.");
+"numpy code's float64 rows).  src may also be uint8 (any strides, negative ones included) with\n"
+"decode = (o0, o1, o2, invert): the image fl32(src[..., order] / 255), or fl32(1 - that) when\n"
+"invert, as imgprivacy._resample.decode_u8 makes it (imgprivacy.data.to_float, then\n"
+"numpy.subtract(1, x)); for c == 1 the order is (0, 0, 0).  The GIL is released.");
 
 static PyObject *
 cfit_fit(PyObject *self, PyObject *args)
 {
-    PyObject *src_obj, *out_obj, *rows_spec, *cols_spec, *carry_obj;
+    PyObject *src_obj, *out_obj, *rows_spec, *cols_spec, *carry_obj, *decode_obj = Py_None;
     Layout L;
     int needs_clip;
     Py_ssize_t carry_row, result = 0;
@@ -532,23 +611,25 @@ cfit_fit(PyObject *self, PyObject *args)
     (void)self;
     memset(&ra, 0, sizeof(ra));
     memset(&ca, 0, sizeof(ca));
-    if (!PyArg_ParseTuple(args, "OOO!O!(nnnnnnnpddd)On:fit", &src_obj, &out_obj, &PyTuple_Type, &rows_spec,
+    if (!PyArg_ParseTuple(args, "OOO!O!(nnnnnnnpddd)On|O:fit", &src_obj, &out_obj, &PyTuple_Type, &rows_spec,
                           &PyTuple_Type, &cols_spec, &L.out_h, &L.gw, &L.bh, &L.bw, &L.cout, &L.r0, &L.r1, &needs_clip,
-                          &L.luma[0], &L.luma[1], &L.luma[2], &carry_obj, &carry_row)) {
+                          &L.luma[0], &L.luma[1], &L.luma[2], &carry_obj, &carry_row, &decode_obj)) {
         return NULL;
     }
     L.needs_clip = needs_clip;
     if (PyObject_GetBuffer(src_obj, &src_view, PyBUF_RECORDS_RO) < 0) goto done;
     have_src = 1;
     Source src;
+    src.is_u8 = 0;
     if (src_view.ndim != 3) {
         PyErr_Format(PyExc_ValueError, "src must have 3 dimensions (h, w, c), got %d", src_view.ndim);
         goto done;
     }
     if (cfit_is_format(src_view.format, 'f')) src.is_double = 0;
     else if (cfit_is_format(src_view.format, 'd')) src.is_double = 1;
+    else if (cfit_is_format(src_view.format, 'B')) src.is_double = 0, src.is_u8 = 1;
     else {
-        PyErr_Format(PyExc_TypeError, "src must hold float32 or float64, got format '%s'",
+        PyErr_Format(PyExc_TypeError, "src must hold float32, float64 or uint8, got format '%s'",
                      src_view.format ? src_view.format : "B");
         goto done;
     }
@@ -570,6 +651,28 @@ cfit_fit(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "src must be (h, w, 1) or (h, w, 3) with h, w >= 1, got (%zd, %zd, %zd)",
                      src.h, src.w, src.c);
         goto done;
+    }
+    if (src.is_u8 != (decode_obj != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "decode = (o0, o1, o2, invert) is given for a uint8 src, and only for one");
+        goto done;
+    }
+    if (src.is_u8) {
+        int order[3], invert;
+        if (!PyArg_ParseTuple(decode_obj, "iiip:decode", &order[0], &order[1], &order[2], &invert)) goto done;
+        const int perm = order[0] != order[1] && order[1] != order[2] && order[0] != order[2];
+        for (int ch = 0; ch < 3; ch++) {
+            if (order[ch] < 0 || order[ch] >= src.c || (src.c == 3 && !perm)) {
+                PyErr_SetString(PyExc_ValueError, "decode: the order must be a permutation of the channels");
+                goto done;
+            }
+            src.coff[ch] = order[ch] * src.s2;
+        }
+        for (int u = 0; u < 256; u++) { /* numpy's astype(float32), then a float32 division: one rounding */
+            const float v = (float)u / 255.0f;
+            src.lut[u] = invert ? (double)(1.0f - v) : (double)v;
+        }
+        src.invert = invert;
+        src.u8_flat = src.s2 == 1 && src.s1 == src.c && (src.c == 1 || (order[0] == 0 && order[1] == 1 && order[2] == 2));
     }
     if (L.gw < 1 || L.bh < 1 || L.bw < 1 || !(L.cout == 1 || L.cout == 3) || L.r0 < 0 || L.r1 < L.r0) {
         PyErr_SetString(PyExc_ValueError, "layout: gw, bh, bw >= 1, cout 1 or 3, 0 <= r0 <= r1 needed");

@@ -19,13 +19,13 @@ clip_mix(float v)
     return v;
 }
 
-NOINLINE void
+LOOP void
 add_f(float *restrict acc, const float *restrict x, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) acc[k] = acc[k] + x[k];
 }
 
-NOINLINE void
+LOOP void
 mix_forward(float *restrict out, const float *restrict sum, float w, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -34,7 +34,7 @@ mix_forward(float *restrict out, const float *restrict sum, float w, Py_ssize_t 
     }
 }
 
-NOINLINE void
+LOOP void
 mix_inverse(float *restrict out, const float *restrict sum, float w, Py_ssize_t n)
 {
     for (Py_ssize_t k = 0; k < n; k++) {

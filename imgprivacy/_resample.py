@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["Resampler", "backend", "clip01", "compiled_mix", "compiled_scatter", "resize", "resize_reference"]
+__all__ = ["Resampler", "backend", "clip01", "compiled_mix", "compiled_scatter", "decode_u8", "resize", "resize_reference"]
 
 _STRIP_BYTES = 1 << 19  # float64 bytes of one strip buffer (about L2-sized; the result does not depend on it)
 
@@ -106,9 +106,15 @@ class Resampler:
     Parameters
     ----------
     image : ndarray of shape (h, w) or (h, w, C)
-        Float image in [0, 1] (float32 overlays; any float dtype works).
+        Float image in [0, 1] (float32 overlays; any float dtype works), or
+        8-bit samples with ``decode``.
     shape : (int, int)
         Output (H, W).
+    decode : (tuple of int, bool), optional
+        ``(order, invert)``: ``image`` is uint8 (any strides) standing for the
+        float image :func:`decode_u8` ``(image, order, invert)``.  The
+        compiled kernel reads the samples as they are (no float copy of the
+        image is made); the numpy code decodes them first.  The same bits.
 
     Notes
     -----
@@ -176,13 +182,28 @@ class Resampler:
     True
     """
 
-    def __init__(self, image: np.ndarray, shape: tuple[int, int]):
+    def __init__(self, image: np.ndarray, shape: tuple[int, int], *, decode: tuple | None = None):
         image = np.asarray(image)
+        self._decode = None
+        if decode is not None:
+            order, invert = tuple(int(c) for c in decode[0]), bool(decode[1])
+            if image.dtype != np.uint8 or image.ndim != 3 or sorted(order) != list(range(image.shape[2])):
+                raise ValueError(f"decode is for uint8 (h, w, c) samples and an order of their c channels, got "
+                                 f"{image.dtype} {image.shape} and {order}")
+            if _kernel() is None:
+                image = decode_u8(image, order, invert)
+            else:
+                self._decode = (order, invert)
         self.out_h, self.out_w = _check_shape(shape)
         self.channels = 1 if image.ndim == 2 else image.shape[2]
         self.squeeze = image.ndim == 2
         self.x = image.reshape(image.shape[0], image.shape[1], self.channels)
         self.in_h, self.in_w = self.x.shape[:2]
+        # growing or copying both axes of an image in [0, 1] gives values in [0, 1] (see the Notes)
+        self.needs_clip = self.out_h < self.in_h or self.out_w < self.in_w
+        self._rows = self._cols = None  # the numpy code's tables, made when it first runs
+
+    def _numpy_tables(self) -> None:
         h, w, c = self.in_h, self.in_w, self.channels
         if self.out_h > h:
             self._rows = ("grow",) + _linear_weights(h, self.out_h)
@@ -201,14 +222,17 @@ class Resampler:
                           (nxt[:, None] * c + within).ravel(), scale)
         else:
             self._cols = ("same",)
-        # growing or copying both axes of an image in [0, 1] gives values in [0, 1] (see the Notes)
-        self.needs_clip = "shrink" in (self._rows[0], self._cols[0])
 
     def kernel_ready(self) -> bool:
         """Whether :meth:`block_rows` can run: the compiled kernel is in use (:func:`backend` is
         ``"c"``) and the image is float32 or float64 (native byte order, aligned); else the
         numpy strips (:meth:`raw_strips`) are the way."""
         x = self.x
+        if self._decode is not None:
+            if _kernel() is not None:
+                return True
+            self.x, self._decode = decode_u8(x, *self._decode), None  # the kernel was turned off since
+            return False
         return (_kernel() is not None and x.dtype in _KERNEL_DTYPES and x.dtype.isnative
                 and bool(x.flags.aligned))
 
@@ -261,8 +285,15 @@ class Resampler:
             r1 = min(r0 + rows, stop)
             dest = np.empty(((r1 - r0) * gw, size), dtype=np.float32) if out is None else out[r0 * gw : r1 * gw]
             layout = (self.out_h, gw, bh, bw, channels, r0, r1, self.needs_clip) + tuple(float(v) for v in luma)
-            carry_row = kernel.fit(self.x, dest, row_table, col_table, layout, carry, carry_row)
+            carry_row = kernel.fit(self.x, dest, row_table, col_table, layout, carry, carry_row, *self._decode_arg())
             yield r0, r1, dest
+
+    def _decode_arg(self) -> tuple:
+        """The kernel's decode argument: () for float samples, ((o0, o1, o2, invert),) for 8-bit ones."""
+        if self._decode is None:
+            return ()
+        order, invert = self._decode
+        return ((order + (0, 0))[:3] if len(order) == 1 else order) + (invert,),
 
     def _kernel_tables(self):
         """The index and weight tables of both axes as the kernel takes them, from the same functions."""
@@ -295,6 +326,10 @@ class Resampler:
         """As :meth:`strips`, but ``part`` is the float64 result before the cast and the clipping,
         of shape (y1 - y0, W, C), valid until the next step: cast it to float32, then
         :func:`clip01` it (in that order or the other: the same bits)."""
+        if self._decode is not None:  # the numpy code reads floats
+            self.x, self._decode = decode_u8(self.x, *self._decode), None
+        if self._rows is None:
+            self._numpy_tables()
         rows = self.default_rows() if rows is None else max(1, int(rows))
         stop = self.out_h if stop is None else min(int(stop), self.out_h)
         carry = None
@@ -362,20 +397,47 @@ class Resampler:
         return g
 
 
+def decode_u8(pixels: np.ndarray, order=(0, 1, 2), invert: bool = False) -> np.ndarray:
+    """The float32 image that 8-bit samples stand for: ``pixels[..., order] / 255``, ``1 -`` that if ``invert``.
+
+    The same float32 operations as :func:`imgprivacy.data.to_float` (a cast, then a float32 division
+    by 255) and ``numpy.subtract(float32(1), x)``, so the same bits as an overlay set's images.
+
+    Examples
+    --------
+    >>> decode_u8(np.array([[[0, 51, 255]]], np.uint8), (2, 1, 0), True).tolist()
+    [[[0.0, 0.800000011920929, 1.0]]]
+    """
+    order = list(order)
+    img = pixels[..., order] if order != list(range(pixels.shape[-1])) else pixels
+    out = img.astype(np.float32)
+    out /= np.float32(255)
+    if invert:
+        np.subtract(np.float32(1), out, out=out)
+    return out
+
+
 # --------------------------------------------------------------------------- the compiled kernel
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+@functools.lru_cache(maxsize=256)
 def _axis_table(n: int, size: int) -> tuple:
-    """One axis for ``imgprivacy._cfit.fit``: (kind, ia, ib, wa, wb, scale) from the functions above."""
+    """One axis for ``imgprivacy._cfit.fit``: (kind, ia, ib, wa, wb, scale) from the functions above.
+
+    Kept for the next overlay of the same size (read-only: the kernel only reads them)."""
     empty = np.empty(0)
     if size > n:
         i0, i1, w0, w1 = _linear_weights(n, size)
-        return (1, i0.astype(np.int64), i1.astype(np.int64), w0, w1, 0.0)
-    if size < n:
+        table = (1, i0.astype(np.int64), i1.astype(np.int64), w0, w1, 0.0)
+    elif size < n:
         whole, frac, nxt, scale = _area_edges(n, size)
-        return (2, whole.astype(np.int64), nxt.astype(np.int64), frac, empty, float(scale))
-    return (0, empty, empty, empty, empty, 0.0)
+        table = (2, whole.astype(np.int64), nxt.astype(np.int64), frac, empty, float(scale))
+    else:
+        table = (0, empty, empty, empty, empty, 0.0)
+    for part in table[1:5]:
+        part.setflags(write=False)
+    return table
 
 
 def backend() -> str:
@@ -488,6 +550,22 @@ def _self_check(kernel) -> str | None:
             kernel.fit(r.x, raw, tables[0], tables[1], layout[:5] + (0, shape[0]) + layout[7:], carry, 0)
             if not np.array_equal(raw.view(np.uint64), np.concatenate([g for _, _, g in r.raw_strips()]).view(np.uint64)):
                 return f"{np.dtype(dtype).name} {src.shape} -> {shape}, the float64 rows"
+    # 8-bit samples: read through a turned, mirrored view, the channels reordered and inverted; and in order
+    stored = np.rint(image * 255).astype(np.uint8)
+    turned = np.rot90(stored, 1)[:, ::-1]
+    for view, order, invert, shape, c_out in ((turned, (2, 0, 1), True, (29, 9), 3), (turned, (2, 0, 1), True, (5, 40), 1),
+                                              (stored, (0, 1, 2), False, (17, 13), 3), (stored, (0, 1, 2), True, (6, 40), 3)):
+        r = Resampler(decode_u8(view, order, invert), shape)
+        want = np.concatenate([part for _, _, part in r.strips()]).reshape(shape + (3,))
+        if c_out == 1:
+            f = want.astype(np.float64)
+            want = clip01((f[..., 0] * luma[0] + f[..., 1] * luma[1] + f[..., 2] * luma[2]).astype(np.float32))
+        out = np.empty((shape[0] * shape[1], c_out), dtype=np.float32)
+        tables = (_axis_table(view.shape[0], shape[0]), _axis_table(view.shape[1], shape[1]))
+        layout = (shape[0], shape[1], 1, 1, c_out, 0, shape[0], r.needs_clip) + luma
+        kernel.fit(view, out, tables[0], tables[1], layout, np.empty(view.shape[1] * 3), 0, order + (invert,))
+        if not np.array_equal(out.view(np.uint32).ravel(), want.view(np.uint32).ravel()):
+            return f"uint8 {view.shape} -> {shape}, 3 -> {c_out} channels, order {order}, inverted {invert}"
     return _mix_check(kernel, image)
 
 

@@ -490,6 +490,23 @@ def test_view_set_cuts_turns_and_recolours_when_read(rng, stored):
         assert not got.flags.writeable and got.flags.c_contiguous
     assert V.images.nbytes == 0 and V.names == ("x", "y") and V.source == "v"
     assert V.fingerprint == D.overlay_fingerprint(expected)
+    # the fingerprint is taken from the stored samples (a table lookup): the same as hashing the made images
+    turns = [(i % 2, (1, 5, 0, 6) if i % 3 else None, i, [(0, 1, 2), (2, 1, 0), (1, 2, 0)][i % 3], i % 2 == 0)
+             for i in range(8)]
+    W = D.view_set(S, turns, names=[str(i) for i in range(8)], source="v")
+    assert W.fingerprint == D.overlay_fingerprint(list(W))
+    # the 8-bit samples behind each image, undecoded (what the fitting kernel reads): the same bits decoded,
+    # and None where the stored image is float32 (off the 8-bit grid)
+    from imgprivacy._resample import decode_u8
+
+    for i, (index, *_rest) in enumerate(turns):
+        encoded = W.encoded(i)
+        if stored == "float" and index == 0:
+            assert encoded is None
+            continue
+        pixels, order, invert = encoded
+        assert pixels.dtype == np.uint8 and not pixels.flags.writeable
+        assert np.array_equal(decode_u8(pixels, order, invert).view(np.uint32), W[i].view(np.uint32))
     with pytest.raises(ValueError, match="names must have one entry per view"):
         D.view_set(S, views[:2], names=["x"], source="v")
     with pytest.raises(ValueError, match=r"views\[0\] .* not a view"):
@@ -633,6 +650,119 @@ def test_png_16_bit_files_are_real_16_bit(tmp_path, rng, channels):
     np.testing.assert_array_equal(np.array([list(r) for r in rows], np.uint16), values.reshape(5, -1))
 
 
+@pytest.mark.parametrize("deflate", ["isal", "zlib"])
+@pytest.mark.parametrize("channels", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("depth", [8, 16])
+def test_png_encoder_is_read_by_three_decoders(monkeypatch, rng, deflate, channels, depth):
+    # the encoder's own framing and row filters, checked by pypng (pure Python), OpenCV's libpng and Pillow,
+    # across strips (a few rows each here) and with either deflate
+    import cv2
+
+    from imgprivacy.data import _png
+
+    if deflate == "zlib":
+        monkeypatch.setattr(_png, "_deflate", zlib)
+        monkeypatch.setattr(_png, "DEFLATE_STRATEGY", zlib.Z_RLE)
+    elif _png.DEFLATE != "isal":
+        pytest.skip("ISA-L (isal) has no build here; the zlib case covers the encoder")
+    monkeypatch.setattr(_png, "_STRIP_BYTES", 200)
+    shape = (23, 17) if channels == 0 else (23, 17, channels)
+    dtype = np.uint8 if depth == 8 else np.uint16
+    values = rng.integers(0, np.iinfo(dtype).max, size=shape, endpoint=True, dtype=dtype)
+    values[5:15, 3:12] = values[5, 3]  # a flat patch: runs after filtering
+    encoded = b"".join(_png.encode_parts(values, [_png.chunk(b"tEXt", b"k\0v")]))
+    planes = max(channels, 1)
+    width, height, rows, info = png.Reader(bytes=encoded).read()
+    assert (width, height, info["bitdepth"], info["planes"]) == (17, 23, depth, planes)
+    np.testing.assert_array_equal(np.array([list(r) for r in rows], dtype), values.reshape(23, -1))
+    decoded = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert decoded.dtype == dtype
+    if planes in (3, 4):
+        decoded = decoded[..., [2, 1, 0, 3][:planes]]  # OpenCV gives BGR(A)
+    elif planes == 2:
+        decoded = decoded[..., [0, 3]]  # grey+alpha comes back as BGRA
+    np.testing.assert_array_equal(decoded.reshape(values.shape), values)
+    if depth == 8:
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(encoded))).reshape(values.shape), values)
+    assert _png.scan(encoded).text == {"k": "v"}
+    # every scanline carries Sub (1) or Up (2): the stream inflates to (1 + row bytes) per row
+    assert _png_filters(encoded, 23).shape[1] == 1 + 17 * planes * depth // 8
+    assert set(_png_filters(encoded, 23)[:, 0]) <= {1, 2}
+
+
+def _png_filters(encoded: bytes, height: int) -> np.ndarray:
+    """The filtered scanlines of a PNG, filter type first (the image data inflated)."""
+    from imgprivacy.data import _png
+
+    idat = b"".join(bytes(body) for kind, body in _png._chunks(encoded) if kind == b"IDAT")
+    return np.frombuffer(zlib.decompress(idat), np.uint8).reshape(height, -1)
+
+
+def test_png_rows_get_the_filter_that_leaves_the_least(rng, monkeypatch):
+    # libpng's heuristic, row by row: rows flat along the row take Sub (zeros), columns flat down the image Up
+    from imgprivacy.data import _png
+
+    monkeypatch.setattr(_png, "_STRIP_BYTES", 300)  # several strips: Up reads the row above across a strip's edge
+    across = np.repeat(rng.integers(0, 256, (40, 1, 3), dtype=np.uint8), 30, axis=1)  # each row one colour
+    down = np.repeat(rng.integers(0, 256, (1, 30, 3), dtype=np.uint8), 40, axis=0)  # each column one colour
+    lines = _png_filters(b"".join(_png.encode_parts(across, [])), 40)
+    assert set(lines[:, 0]) == {1} and not lines[:, 4:].any()  # after the first pixel, zeros
+    lines = _png_filters(b"".join(_png.encode_parts(down, [])), 40)
+    assert set(lines[1:, 0]) == {2} and not lines[1:, 1:].any()  # below the first row, zeros
+    for image in (across, down):
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(b"".join(_png.encode_parts(image, []))))), image)
+
+
+@pytest.mark.parametrize("channels", [0, 2, 3, 4])
+@pytest.mark.parametrize("depth", [8, 16])
+def test_plain_png_decoding_is_exact_and_knows_what_it_cannot_read(monkeypatch, rng, channels, depth):
+    import cv2
+
+    from imgprivacy.data import _png
+
+    monkeypatch.setattr(_png, "_STRIP_BYTES", 500)  # runs of Sub and Up rows across strips
+    shape = (31, 19) if channels == 0 else (31, 19, channels)
+    dtype = np.uint8 if depth == 8 else np.uint16
+    values = rng.integers(0, np.iinfo(dtype).max, size=shape, endpoint=True, dtype=dtype)
+    values[:12] = values[:1]  # rows equal down the image (Up), then random rows
+    values[20:, :, ...] = values[20:, :1, ...]  # rows flat along the row (Sub)
+    encoded = b"".join(_png.encode_parts(values, []))
+    assert set(_png_filters(encoded, 31)[:, 0]) == {1, 2}
+    got = _png.decode_plain(encoded, _png.scan(encoded))
+    assert got.dtype == dtype and np.array_equal(got, values)
+    # another encoder's plain PNG (libpng's none / Sub / Up rows) reads the same; Pillow's default
+    # filters (Paeth among them) are left to Pillow
+    bgr = values if channels in (0, 2) else values[..., [2, 1, 0, 3][:channels]]
+    if channels != 2 and hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.10
+        params = [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FAST_FILTERS]
+        other = cv2.imencode(".png", bgr, params)[1].tobytes()
+        assert np.array_equal(_png.decode_plain(other, _png.scan(other)), values)
+    if depth == 8:
+        buf = io.BytesIO()
+        Image.fromarray(values).save(buf, format="PNG")
+        decoded = _png.decode_plain(buf.getvalue(), _png.scan(buf.getvalue()))
+        assert decoded is None or np.array_equal(decoded, values)
+    assert _png.decode_plain(encoded, _png.scan(encoded), max_pixels=31 * 19 - 1) is None  # the caller's limit
+    # damaged image data is refused, never half read
+    idat = b"".join(bytes(b) for k, b in _png._chunks(encoded) if k == b"IDAT")
+    lines = bytearray(zlib.decompress(idat))
+
+    def rebuilt(stream: bytes) -> bytes:
+        head = encoded[: encoded.index(b"IDAT") - 4]
+        return head + _png.chunk(b"IDAT", stream) + _png.chunk(b"IEND", b"")
+
+    for stream, message in ((idat[: len(idat) // 2], "inflates to|truncated"), (idat[:-4], "truncated|inflates"),
+                            (zlib.compress(bytes(lines) + b"x"), "more than"),
+                            (zlib.compress(bytes(lines[:-1])), "inflates to"), (b"not deflate", "not valid deflate")):
+        with pytest.raises(ValueError, match=message):
+            _png.decode_plain(rebuilt(stream), _png.scan(rebuilt(stream)))
+    lines[0] = 7
+    with pytest.raises(ValueError, match="filter type 7"):
+        _png.decode_plain(rebuilt(zlib.compress(bytes(lines))), _png.scan(rebuilt(zlib.compress(bytes(lines)))))
+    lines[0] = 4  # a Paeth row: the general decoder's
+    assert _png.decode_plain(rebuilt(zlib.compress(bytes(lines))), _png.scan(rebuilt(zlib.compress(bytes(lines))))) is None
+
+
 def test_png_text_roundtrip(tmp_path, rng):
     text = {"Software": "imgprivacy", "imgprivacy:id": "IMG_0001.png", "caption": "café au lait", "note": "日本語 ✓"}
     path = D.write_png(tmp_path / "t.png", rng.random((4, 4, 3), dtype=np.float32), text=text)
@@ -677,11 +807,13 @@ def test_png_text_chunk_with_a_bad_crc_is_refused(tmp_path):
 
 
 def test_png_of_flat_areas_stays_small(tmp_path):
-    # the run-length strategy still shrinks what filters turn into runs of zero
+    # the fast deflate still shrinks what the row filter turns into runs of zero: at least 100x below the raw
+    # samples (a Huffman-only deflate gives 1/8, a stored one more than the raw size)
     image = np.zeros((512, 512, 3), np.float32)
     image[:, 256:] = 0.5
     for depth in (8, 16):
-        assert D.write_png(tmp_path / f"flat{depth}.png", image, depth=depth).stat().st_size < 4096
+        raw = image.size * depth // 8
+        assert D.write_png(tmp_path / f"flat{depth}.png", image, depth=depth).stat().st_size < raw / 100
 
 
 def test_read_image_text_written_by_others(tmp_path):
@@ -957,6 +1089,8 @@ def test_default_set_cache_gives_the_same_set_and_rebuilds_a_damaged_file(tmp_pa
         cached = D.overlay_set("default")
         assert cached is not built and cached.fingerprint == built.fingerprint == OVERLAY_SET_V1_FINGERPRINT
         assert cached.names == built.names and D.overlay_fingerprint(cached) == OVERLAY_SET_V1_FINGERPRINT
+        # the digest this version's build gives is the known one, which spares the loader a second hash
+        assert O._KNOWN_DEFAULT[O._stored_digest(built.images._stored, built.names)] == OVERLAY_SET_V1_FINGERPRINT
         raw = bytearray(cache.read_bytes())
         raw[len(raw) // 2] ^= 0xFF  # a flipped byte inside one image
         cache.write_bytes(bytes(raw))
@@ -966,6 +1100,16 @@ def test_default_set_cache_gives_the_same_set_and_rebuilds_a_damaged_file(tmp_pa
         assert O._cache_file() is None
     finally:
         O._default_overlay_set.cache_clear()
+
+
+def test_the_cache_name_reads_the_versions_importlib_metadata_gives():
+    import importlib.metadata as md
+
+    from imgprivacy.data import _overlays as O
+
+    for dist, module in (("scikit-image", "skimage"), ("scikit-learn", "sklearn"), ("numpy", "numpy"), ("tqdm", "tqdm")):
+        assert O._dist_version(dist, module) == md.version(dist)
+    assert O._dist_version("not-installed-here", "not_installed_here") is None
 
 
 def test_default_set_cache_is_refused_when_others_could_write_it_or_its_fingerprint_lies(tmp_path, monkeypatch):

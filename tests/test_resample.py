@@ -346,8 +346,16 @@ def test_the_kernel_refuses_tables_that_do_not_fit():
         cfit.fit(img, out, bad, cols, layout, carry, 0)
     with pytest.raises(ValueError, match="out is too small"):
         cfit.fit(img, out[:5], rows, cols, layout, carry, 0)
-    with pytest.raises(TypeError, match="float32 or float64"):
+    with pytest.raises(TypeError, match="float32, float64 or uint8"):
         cfit.fit(img.astype(np.float16), out, rows, cols, layout, carry, 0)
+    u8 = np.zeros((4, 6, 3), dtype=np.uint8)
+    with pytest.raises(TypeError, match="decode .* for a uint8 src, and only for one"):
+        cfit.fit(u8, out, rows, cols, layout, carry, 0)  # 8-bit samples need their decoding
+    with pytest.raises(TypeError, match="decode .* for a uint8 src, and only for one"):
+        cfit.fit(img, out, rows, cols, layout, carry, 0, (0, 1, 2, False))
+    with pytest.raises(ValueError, match="permutation of the channels"):
+        cfit.fit(u8, out, rows, cols, layout, carry, 0, (0, 0, 2, False))
+    assert cfit.fit(u8, out, rows, cols, layout, carry, 0, (2, 1, 0, True)) == 0 and np.all(out == 1)
     with pytest.raises(ValueError, match="r1 \\* bh must not pass out_h"):
         cfit.fit(img, out, rows, cols, (8, 3, 1, 1, 3, 0, 9, True) + LUMA, carry, 0)
 
@@ -429,3 +437,36 @@ def test_the_first_use_check_catches_a_build_with_fused_multiply_adds(tmp_path):
     fused = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fused)
     assert _resample._self_check(fused) is not None
+
+
+@pytest.mark.parametrize("channels_out", [3, 1])
+@pytest.mark.parametrize("shape", [(16, 24), (80, 64), (40, 12), (37, 29)])
+def test_eight_bit_views_fit_to_the_bits_of_their_float_images(monkeypatch, shape, channels_out):
+    """A uint8 view (cut, turned, mirrored: any strides) with a channel order and inversion, read by the
+    kernel as it is, gives the bits of fitting the float32 image it stands for (the numpy code, which
+    decodes first, the reference)."""
+    if _resample.backend() != "c":
+        pytest.skip("the compiled kernel is not in use here; the numpy code decodes first (decode_u8)")
+    from imgprivacy.krtio._fitting import fit_blocks
+
+    rng = np.random.default_rng(sum(shape))
+    u8 = rng.integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    grid = (-(-shape[0] // 8), -(-shape[1] // 4))
+    cases = [(view, order, invert) for view in (u8, np.rot90(u8, 1), np.rot90(u8, 3)[:, ::-1], u8[3:30, 2:20][::-1])
+             for order, invert in (((0, 1, 2), False), ((2, 0, 1), True), ((1, 0, 2), False))]
+    cases.append((u8[..., 1:2], (0,), True))  # grey
+    for view, order, invert in cases:
+        out = channels_out if view.shape[2] == 3 else 3
+        r = _resample.Resampler(view, (grid[0] * 8, grid[1] * 4), decode=(order, invert))
+        ((_, _, got),) = r.block_rows((8, 4), out, LUMA)
+        with monkeypatch.context() as numpy_only:
+            numpy_only.setenv("IMGPRIVACY_NO_C", "1")
+            want = fit_blocks(_resample.decode_u8(view, order, invert), grid, (8, 4), out)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (view.strides, order, invert)
+    # without the kernel the Resampler decodes first: the numpy strips of the float image
+    with monkeypatch.context() as numpy_only:
+        numpy_only.setenv("IMGPRIVACY_NO_C", "1")
+        r = _resample.Resampler(u8, shape, decode=((2, 0, 1), True))
+        assert not r.kernel_ready() and r.x.dtype == np.float32
+        assert np.array_equal(np.concatenate([p for *_, p in r.strips()]),
+                              _resample.resize(_resample.decode_u8(u8, (2, 0, 1), True), shape))

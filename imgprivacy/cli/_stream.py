@@ -55,10 +55,14 @@ def _in_background(fn: Callable[[Any], Any], job: Any) -> Future:
     return future
 
 
-def _progress(items, desc: str):
-    from tqdm.auto import tqdm
+def _progress(count: int, desc: str):
+    """A progress bar on stderr for runs of two photos or more, else None.  The terminal's bar
+    (``tqdm.std``): a command line runs in a terminal, and ``tqdm.auto`` would import asyncio."""
+    if count < 2:
+        return None
+    from tqdm.std import tqdm
 
-    return tqdm(items, desc=desc, unit="photo", disable=len(items) < 2, file=sys.stderr)
+    return tqdm(total=count, desc=desc, unit="photo", file=sys.stderr)
 
 
 def write_all(jobs: list, command: str, compute: Callable[[Any], Any], write: Callable[[Any, Any], None]) -> tuple[int, int]:
@@ -71,20 +75,26 @@ def write_all(jobs: list, command: str, compute: Callable[[Any], Any], write: Ca
     photos are kept: running the same command again skips them).
     """
     threads = stream_threads(len(jobs))
-    done, current, ahead = 0, None, None
+    done, current, ahead, bar = 0, None, None, None
     try:
         with signals_interrupt():
-            for i, job in enumerate(_progress(jobs, command)):
+            if threads > 1 and jobs:
+                ahead = _in_background(compute, jobs[0])  # the bar is made (tqdm imported) while it computes
+            bar = _progress(len(jobs), command)
+            for i, job in enumerate(jobs):
                 current = job
                 if threads == 1:
                     result = compute(job)
                 else:
-                    result = (ahead or _in_background(compute, job)).result()
+                    result = ahead.result()
                     ahead = _in_background(compute, jobs[i + 1]) if i + 1 < len(jobs) else None
                 write(job, result)
                 del result
                 done += 1
+                if bar is not None:
+                    bar.update()
     except Interrupted as stop:
+        bar = _close(bar)  # before the line below, so that the line is not overdrawn
         if ahead is not None:
             ahead.cancel()
         if current is not None:
@@ -93,16 +103,25 @@ def write_all(jobs: list, command: str, compute: Callable[[Any], Any], write: Ca
               "Run the same command again to resume", file=sys.stderr)
         return done, 128 + stop.signum
     except MemoryError:
+        bar = _close(bar)
         if current is not None:
             remove_temporaries(current.out)
         where = show(current.src) if current is not None else "the first photo"
         raise CLIError(f"not enough memory to {command} {where}; {done} finished photo(s) are kept and "
                        "skipped on the next run") from None
     except OSError as exc:
+        bar = _close(bar)
         if current is not None:
             remove_temporaries(current.out)
         raise CLIError(os_error_line(exc, show(current.out) if current else "the outputs")) from None
+    finally:
+        _close(bar)
     return done, 0
+
+
+def _close(bar) -> None:
+    if bar is not None:
+        bar.close()
 
 
 def prepared(caches: dict, the_set, shape: tuple, block: tuple[int, int]):

@@ -104,7 +104,7 @@ class FittedStore:
 
 
 def block_strips(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], channels: int,
-                 first: int = 0, stop: int | None = None, out: np.ndarray | None = None):
+                 first: int = 0, stop: int | None = None, out: np.ndarray | None = None, decode: tuple | None = None):
     """Yield ``(r0, r1, blocks)``: block rows ``r0:r1`` of ``ov`` fitted to the padded grid.
 
     ``blocks`` is a float32 array of shape ((r1 - r0) * gw, bh * bw * c),
@@ -120,11 +120,15 @@ def block_strips(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], 
     (:func:`imgprivacy._resample.backend`), writing float32 straight into
     block layout; else (or for a source that is not float32 or float64) the
     numpy code below, which is the reference: the same bits.  ``out`` must be
-    C-contiguous float32 of shape (gh * gw, bh * bw * c).
+    C-contiguous float32 of shape (gh * gw, bh * bw * c).  With ``decode =
+    (order, invert)``, ``ov`` is uint8 samples standing for the float image
+    :func:`imgprivacy._resample.decode_u8` makes of them (an overlay set's
+    stored samples, :meth:`imgprivacy.data.OverlaySet.encoded`), read by the
+    kernel as they are.
     """
     (gh, gw), (bh, bw) = grid, block
     stop = gh if stop is None else stop
-    resampler = Resampler(ov if ov.ndim == 3 else ov[..., None], (gh * bh, gw * bw))
+    resampler = Resampler(ov if ov.ndim == 3 else ov[..., None], (gh * bh, gw * bw), decode=decode)
     step = max(1, resampler.default_rows() // bh)
     if resampler.kernel_ready():  # one call for the whole range when writing into out; else strips of `step` rows
         yield from resampler.block_rows(block, channels, LUMA, first=first, stop=stop,
@@ -163,8 +167,10 @@ def in_halves(grid_rows: int, work: Callable[[int, int], None]) -> None:
         work(0, grid_rows)
 
 
-def fit_blocks(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], channels: int) -> np.ndarray:
-    """``ov`` fitted to the padded grid and stored block by block, shape (gh * gw, bh * bw * c), read-only.
+def fit_blocks(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], channels: int, *,
+               decode: tuple | None = None) -> np.ndarray:
+    """``ov`` fitted to the padded grid and stored block by block, shape (gh * gw, bh * bw * c), read-only
+    (``decode`` as in :func:`block_strips`).
 
     Examples
     --------
@@ -175,7 +181,7 @@ def fit_blocks(ov: np.ndarray, grid: tuple[int, int], block: tuple[int, int], ch
     out = np.empty((gh * gw, bh * bw * channels), dtype=np.float32)
 
     def work(first, stop):
-        for _ in block_strips(ov, grid, block, channels, first, stop, out=out):
+        for _ in block_strips(ov, grid, block, channels, first, stop, out=out, decode=decode):
             pass
 
     in_halves(gh, work)

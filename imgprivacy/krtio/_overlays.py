@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .._memory import release_free_memory
-from .._resample import compiled_mix, compiled_scatter
+from .._resample import backend, compiled_mix, compiled_scatter
 from .._validation import check_block, check_image, check_range_01
 from ._fitting import LUMA, FittedStore, block_strips, fit_blocks, in_halves, new_store
 from ._plan import KRTIOPlan, grid_shape
@@ -144,6 +144,19 @@ class PreparedOverlays:
         blocks = self.blocks(index).reshape(gh, gw, bh, bw, self.channels)
         return blocks.transpose(0, 2, 1, 3, 4).reshape(gh * bh, gw * bw, self.channels)
 
+    def _source(self, index: int) -> tuple[np.ndarray, tuple | None]:
+        """``(samples, decode)`` to fit overlay ``index`` from (see :func:`block_strips`): an overlay set's
+        stored 8-bit samples as they are, where the compiled kernel reads them (no float copy of the
+        image: a quarter of the bytes, and no conversion pass), else the float image (decode None)."""
+        if _is_overlay_set(self.overlays) and backend() == "c":
+            encoded = self.overlays.encoded(index)
+            if encoded is not None:  # a turned or recoloured view copied in order while 8-bit: rows read in one loop
+                pixels, order, invert = encoded
+                if not pixels.flags.c_contiguous or order != (0, 1, 2):
+                    pixels, order = np.ascontiguousarray(pixels[..., list(order)]), (0, 1, 2)
+                return pixels, (order, invert)
+        return self._overlay(index), None
+
     def _overlay(self, index: int) -> np.ndarray:
         ov = self.overlays[index]
         if _is_overlay_set(self.overlays):  # a tuple was checked in __init__; an OverlaySet's shape is checked here
@@ -168,9 +181,9 @@ class PreparedOverlays:
         cached = self.store.get(key)
         if cached is not None:
             return cached
-        source = self._overlay(index)
-        blocks = fit_blocks(source, self.grid, self.block, self.channels)
-        large = source.nbytes >= _RELEASE_BYTES
+        source, decode = self._source(index)
+        blocks = fit_blocks(source, self.grid, self.block, self.channels, decode=decode)
+        large = decode is None and source.nbytes >= _RELEASE_BYTES
         del source
         if large:  # the source's float copy and the fit's strips: a notebook kernel would keep ~40 MB of them
             release_free_memory()
@@ -193,13 +206,13 @@ class PreparedOverlays:
         total = np.empty((self.b, bh * bw * c), dtype=np.float32)
         for j, (index, perm, arr) in enumerate(zip(the_plan.selection, the_plan.permutations, held)):
             if arr is None:
-                ov = self._overlay(index)
+                ov, decode = self._source(index)
                 where = np.empty(self.b, dtype=np.int64)
                 where[perm] = np.arange(self.b)  # fitted block q goes to shuffled place where[q]
                 scatter = compiled_scatter()  # the same bits, without numpy's fancy-index passes
 
-                def work(first, stop, ov=ov, where=where, j=j, scatter=scatter):
-                    for r0, r1, blocks in block_strips(ov, self.grid, self.block, c, first, stop):
+                def work(first, stop, ov=ov, decode=decode, where=where, j=j, scatter=scatter):
+                    for r0, r1, blocks in block_strips(ov, self.grid, self.block, c, first, stop, decode=decode):
                         if scatter is not None and blocks.dtype == np.float32 and blocks.flags.c_contiguous:
                             scatter(total, blocks, where, r0 * gw, j > 0)
                             continue
