@@ -658,6 +658,10 @@ cfit_fit(PyObject *self, PyObject *args)
     }
     if (src.is_u8) {
         int order[3], invert;
+        if (!PyTuple_Check(decode_obj)) {
+            PyErr_SetString(PyExc_TypeError, "decode must be a tuple (o0, o1, o2, invert)");
+            goto done;
+        }
         if (!PyArg_ParseTuple(decode_obj, "iiip:decode", &order[0], &order[1], &order[2], &invert)) goto done;
         const int perm = order[0] != order[1] && order[1] != order[2] && order[0] != order[2];
         for (int ch = 0; ch < 3; ch++) {

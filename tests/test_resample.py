@@ -355,6 +355,8 @@ def test_the_kernel_refuses_tables_that_do_not_fit():
         cfit.fit(img, out, rows, cols, layout, carry, 0, (0, 1, 2, False))
     with pytest.raises(ValueError, match="permutation of the channels"):
         cfit.fit(u8, out, rows, cols, layout, carry, 0, (0, 0, 2, False))
+    with pytest.raises(TypeError, match="decode must be a tuple"):
+        cfit.fit(u8, out, rows, cols, layout, carry, 0, [2, 1, 0, True])
     assert cfit.fit(u8, out, rows, cols, layout, carry, 0, (2, 1, 0, True)) == 0 and np.all(out == 1)
     with pytest.raises(ValueError, match="r1 \\* bh must not pass out_h"):
         cfit.fit(img, out, rows, cols, (8, 3, 1, 1, 3, 0, 9, True) + LUMA, carry, 0)
