@@ -225,8 +225,9 @@ class Resampler:
 
     def kernel_ready(self) -> bool:
         """Whether :meth:`block_rows` can run: the compiled kernel is in use (:func:`backend` is
-        ``"c"``) and the image is float32 or float64 (native byte order, aligned); else the
-        numpy strips (:meth:`raw_strips`) are the way."""
+        ``"c"``) and the image is float32 or float64 (native byte order, aligned) or 8-bit samples
+        with ``decode``; else the numpy strips (:meth:`raw_strips`) are the way (8-bit samples are
+        then decoded here, once)."""
         x = self.x
         if self._decode is not None:
             if _kernel() is not None:

@@ -45,9 +45,13 @@ def overlay_fingerprint(images: Sequence[np.ndarray]) -> str:
         images = list(images)
     if not isinstance(images, Sequence) or isinstance(images, (str, bytes)):
         raise TypeError(f"images must be a sequence of images, got {type(images).__name__}")
+    return _fingerprint(check_image(image, f"images[{index}]") for index, image in enumerate(images))
+
+
+def _fingerprint(images) -> str:
+    """:func:`overlay_fingerprint` of images already checked (made one at a time by an iterable)."""
     digest = hashlib.sha256()
-    for index, image in enumerate(images):
-        img = check_image(image, f"images[{index}]")
+    for img in images:
         h, w = img.shape[:2]
         c = 1 if img.ndim == 2 else img.shape[2]
         digest.update(np.array([h, w, c], dtype="<u4").tobytes())
@@ -330,13 +334,7 @@ def view_set(overlays: OverlaySet, views, *, names, source: str) -> OverlaySet:
 
     images = _Images(entries, make, encoded)
     # the made images are valid (cut from a valid set by exact float32 operations): hashed without a range check
-    digest = hashlib.sha256()
-    for entry in entries:
-        img = make(entry)
-        digest.update(np.array(img.shape, dtype="<u4").tobytes())
-        digest.update(np.ascontiguousarray(img, dtype="<f4"))
-        del img
-    return OverlaySet(images, names, digest.hexdigest(), source)
+    return OverlaySet(images, names, _fingerprint(make(entry) for entry in entries), source)
 
 
 def _cut(img: np.ndarray, crop, transform: int) -> np.ndarray:
