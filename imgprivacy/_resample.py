@@ -226,14 +226,11 @@ class Resampler:
     def kernel_ready(self) -> bool:
         """Whether :meth:`block_rows` can run: the compiled kernel is in use (:func:`backend` is
         ``"c"``) and the image is float32 or float64 (native byte order, aligned) or 8-bit samples
-        with ``decode``; else the numpy strips (:meth:`raw_strips`) are the way (8-bit samples are
-        then decoded here, once)."""
+        with ``decode``; else the numpy strips (:meth:`raw_strips`) are the way (which decode 8-bit
+        samples first, once)."""
         x = self.x
-        if self._decode is not None:
-            if _kernel() is not None:
-                return True
-            self.x, self._decode = decode_u8(x, *self._decode), None  # the kernel was turned off since
-            return False
+        if self._decode is not None:  # else the numpy strips decode them (the kernel was turned off since)
+            return _kernel() is not None
         return (_kernel() is not None and x.dtype in _KERNEL_DTYPES and x.dtype.isnative
                 and bool(x.flags.aligned))
 
