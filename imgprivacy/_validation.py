@@ -11,7 +11,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,31 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
         bound = f"<= {maximum}" if minimum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{name} must be {bound}, got {value}")
     return value
+
+
+def check_limits(limits: Any, names: Sequence[str], n: int, *, unit: str = "images") -> dict[str, int]:
+    """``limits`` as a dict of target name to a number of ``unit`` in [1, n] (``{}`` for None).
+
+    Examples
+    --------
+    >>> check_limits({"dlib": 500}, ["dlib", "cnn"], 60)
+    {'dlib': 60}
+    >>> check_limits({"vgg": 5}, ["dlib"], 60)
+    Traceback (most recent call last):
+    ...
+    ValueError: limits names the unknown target 'vgg'; the targets are ['dlib']
+    """
+    if limits is None:
+        return {}
+    if not isinstance(limits, Mapping):
+        raise TypeError(f"limits must be a dict of target name to a number of {unit}, got {type(limits).__name__}")
+    names = [str(name) for name in names]
+    out = {}
+    for name, value in limits.items():
+        if name not in names:
+            raise ValueError(f"limits names the unknown target {_short(name)}; the targets are {names}")
+        out[str(name)] = min(check_int(value, f"limits[{name!r}]", minimum=1), n)
+    return out
 
 
 def check_choice(value: Any, name: str, choices: tuple) -> Any:

@@ -1004,9 +1004,9 @@ def test_filter_limits_rate_a_slow_target_on_its_first_photos(stack, overlays):
     "limits, error, match",
     [
         ([("bright", 2)], TypeError, "limits must be a dict"),
-        ({"dlib": 2}, ValueError, "limits names 'dlib', which is not one of the targets"),
-        ({"bright": 0}, ValueError, r"limits\['bright'\] must be a positive number of photos, got 0"),
-        ({"bright": 1.5}, ValueError, r"limits\['bright'\] must be a positive number"),
+        ({"dlib": 2}, ValueError, r"limits names the unknown target 'dlib'; the targets are \['bright'\]"),
+        ({"bright": 0}, ValueError, r"limits\['bright'\] must be >= 1, got 0"),
+        ({"bright": 1.5}, TypeError, r"limits\['bright'\] must be an integer, got 1.5"),
     ],
 )
 def test_limits_are_checked(stack, limits, error, match):

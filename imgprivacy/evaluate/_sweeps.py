@@ -34,7 +34,7 @@ import numpy as np
 from .. import _prf, attacks, data, krtio, metrics, uep
 from .._validation import (
     _short, check_alpha, check_beta, check_delta, check_depth, check_ids, check_image, check_int, check_labels,
-    check_search, check_sequence, check_stack,
+    check_limits, check_search, check_sequence, check_stack,
 )
 
 __all__ = [
@@ -109,19 +109,6 @@ def _check_filters(filters: Any) -> list[tuple[str, float | int]]:
         except (TypeError, ValueError) as err:
             raise type(err)(f"filters[{i}] = {_short(tuple(pair))}: {err}") from None
         out.append((name, strength))
-    return out
-
-
-def _check_limits(limits: Any, names: Sequence[str], n: int) -> dict[str, int]:
-    if limits is None:
-        return {}
-    if not isinstance(limits, Mapping):
-        raise TypeError(f"limits must be a mapping of target name to a number of images, got {type(limits).__name__}")
-    out = {}
-    for name, value in limits.items():
-        if name not in names:
-            raise ValueError(f"limits names the unknown target {_short(name)}; the targets are {list(names)}")
-        out[name] = min(check_int(value, f"limits[{name!r}]", minimum=1), n)
     return out
 
 
@@ -291,7 +278,7 @@ def sweep(
     alphas = [check_alpha(a, "alphas") for a in check_sequence(alphas, "alphas")]
     betas = [check_beta(b, "betas") for b in check_sequence(betas, "betas")]
     filters = _check_filters(filters)
-    limits = _check_limits(limits, list(named), n_images)
+    limits = check_limits(limits, list(named), n_images)
     if betas:
         if delta is None:
             raise ValueError(
@@ -728,7 +715,7 @@ def known_overlay_sweep(images, labels, targets, *, settings=((0.45, 3, 8),), ke
     guess = S if attack_overlays is None else krtio.resolve_overlays(attack_overlays)
     known = guess is S or data.overlay_fingerprint(guess) == data.overlay_fingerprint(S)
     ids = _check_ids(image_ids, len(stack))
-    limits = _check_limits(limits, list(named), len(stack))
+    limits = check_limits(limits, list(named), len(stack))
     if depth is not None:
         depth = check_depth(depth)
     if isinstance(return_images, (bool, np.bool_)):

@@ -19,7 +19,6 @@ import html
 import io
 import math
 import traceback
-import numbers
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Callable, Sequence
@@ -250,22 +249,6 @@ def check_targets(targets: Any) -> dict[str, Any]:
         if not callable(getattr(target, "predict", None)):
             raise TypeError(f"targets[{key!r}] must have a predict(images) method, got {type(target).__name__}")
     return {str(k): v for k, v in targets.items()}
-
-
-def check_limits(limits: Any, targets: Mapping[str, Any], n: int) -> dict[str, int]:
-    """``limits`` as a dict of target name to a number of photos in [1, n] (``{}`` for ``None``)."""
-    if limits is None:
-        return {}
-    if not isinstance(limits, Mapping):
-        raise TypeError(f"limits must be a dict of target name to a number of photos, got {type(limits).__name__}")
-    out = {}
-    for name, value in limits.items():
-        if name not in targets:
-            raise ValueError(f"limits names {name!r}, which is not one of the targets {list(targets)}")
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"limits[{name!r}] must be a positive number of photos, got {value!r}")
-        out[str(name)] = min(int(value), n)
-    return out
 
 
 def label_text(label: Any, names: Any) -> str:

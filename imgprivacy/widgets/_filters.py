@@ -13,9 +13,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import _prf, attacks, krtio, metrics
-from .._validation import check_labels
+from .._validation import check_labels, check_limits
 from ._base import (
-    Explorer, FigureBuffers, check_limits, check_targets, face_stack, head, image_grid, imshow, label_text,
+    Explorer, FigureBuffers, check_targets, face_stack, head, image_grid, imshow, label_text,
 )
 
 #: Strengths offered by the filter explorer's slider, per filter of :data:`imgprivacy.attacks.FILTERS`.
@@ -299,7 +299,7 @@ def filter_explorer(
     images, set_labels, names = face_stack(faces, "faces")
     labels = check_labels(set_labels if labels is None else labels, len(images), required=False)
     targets = check_targets(targets)
-    limits = check_limits(limits, targets, len(images))
+    limits = check_limits(limits, targets, len(images), unit="photos")
     if filter not in FILTER_STEPS:
         raise ValueError(f"filter must be one of {', '.join(repr(f) for f in FILTER_STEPS)}, got {filter!r}")
     if strength not in FILTER_STEPS[filter]:

@@ -13,9 +13,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import attacks, metrics
-from .._validation import check_alpha, check_labels
+from .._validation import check_alpha, check_labels, check_limits
 from ._base import (
-    Explorer, FigureBuffers, check_limits, check_targets, face_stack, head, image_grid, imshow, label_text,
+    Explorer, FigureBuffers, check_targets, face_stack, head, image_grid, imshow, label_text,
 )
 
 #: Range of the median explorer's lambda slider (the paper's Fig. 15 sweeps 0.40-0.56).
@@ -281,7 +281,7 @@ def median_explorer(
     images, set_labels, names = face_stack(perturbed, "perturbed")
     labels = check_labels(set_labels if labels is None else labels, len(images), required=False)
     targets = check_targets(targets)
-    limits = check_limits(limits, targets, len(images))
+    limits = check_limits(limits, targets, len(images), unit="photos")
     if originals is not None:
         clean, _, _ = face_stack(originals, "originals")
         if clean.shape != images.shape:
